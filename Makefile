@@ -1,0 +1,43 @@
+# civic-feedback. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Exact versions known to work together; pyproject.toml holds the minimums.
+CONSTRAINTS := constraints.txt
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civic-feedback needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed ## start the collector with embedded Redis and SQLite in ./data
+	$(BIN)/collector serve
+
+lint: $(VENV)/.installed-dev ## ruff (format check and lint) and mypy
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint ## lint, then the whole test suite against real servers
+	$(BIN)/pytest
+
+format: $(VENV)/.installed-dev ## reformat and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## remove the virtualenv and caches (not ./data)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,109 @@
+"""The ASGI application: the widget's hot path in front, Litestar for everything else."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, MediaType, Request, Response
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from collector import __version__
+from collector.analytics import service_summary
+from collector.errors import CollectorError
+from collector.health import health, ready
+from collector.messages import ErrorBody
+from collector.runtime import Runtime
+from collector.widget import WidgetApp
+
+logger = logging.getLogger(__name__)
+
+_WIDGET_PREFIX = "/w/"
+
+
+def _error_response(status: int, detail: str, field: str | None = None) -> Response[ErrorBody]:
+    error = HTTPStatusNames.get(status, "error")
+    return Response(
+        ErrorBody(status=status, error=error, detail=detail, field=field),
+        status_code=status,
+        media_type=MediaType.JSON,
+    )
+
+
+HTTPStatusNames = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def _collector_error(_: Request, error: CollectorError) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    response = _error_response(error.status_code, error.detail, error.field)
+    if error.status_code == 401:
+        response.headers["www-authenticate"] = 'Bearer realm="civic-feedback"'
+    return response
+
+
+def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    detail = error.detail
+    extra = getattr(error, "extra", None)
+    if isinstance(extra, list) and extra:
+        detail = (
+            "; ".join(
+                f"{item.get('key', '?')}: {item.get('message', '')}"
+                for item in extra
+                if isinstance(item, dict)
+            )
+            or detail
+        )
+    return _error_response(error.status_code, detail)
+
+
+def _unexpected_error(_: Request, error: Exception) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    logger.exception("unexpected error in the API", exc_info=error)
+    return _error_response(500, "internal error; it has been logged")
+
+
+def create_litestar(runtime: Runtime) -> Litestar:
+    return Litestar(
+        route_handlers=[health, ready, service_summary],
+        dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
+        exception_handlers={
+            CollectorError: _collector_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+        openapi_config=OpenAPIConfig(title="civic-feedback", version=__version__),
+        debug=False,
+    )
+
+
+def create_app(runtime: Runtime) -> ASGIApp:
+    """The collector's ASGI app: /w/... goes straight to the widget, the rest to Litestar."""
+    litestar = create_litestar(runtime)
+    widget = WidgetApp(
+        services=runtime.services,
+        pages=runtime.pages,
+        signer=runtime.signer,
+        hasher=runtime.hasher,
+        buffer=runtime.buffer,
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"].startswith(_WIDGET_PREFIX):
+            await widget(scope, receive, send)
+        else:
+            await litestar(scope, receive, send)
+
+    return app

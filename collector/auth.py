@@ -1,0 +1,87 @@
+"""Analyst tokens: JWTs scoped to one tenant and one role.
+
+HS256 only (the algorithm is pinned, so alg=none and key-confusion tokens fail), with
+exp, iat, iss, aud, sub, tenant and role all required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Literal
+
+import jwt
+import msgspec
+
+from collector.errors import Unauthorized
+
+ISSUER = "civic-feedback"
+AUDIENCE = "civic-feedback:analytics"
+_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tenant", "role"]
+
+Role = Literal["analyst", "admin"]
+
+
+class AnalystClaims(msgspec.Struct, frozen=True):
+    sub: str
+    tenant: str
+    role: Role
+    exp: int
+    iat: int
+    iss: str
+    aud: str
+
+
+class AnalystTokens:
+    """Issues and verifies analyst tokens with a key derived from the server secret."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"civic-feedback analyst token\0" + secret.encode()).digest()
+
+    def issue(
+        self,
+        tenant: str,
+        *,
+        role: Role = "analyst",
+        subject: str = "cli",
+        lifetime_seconds: int = 30 * 86400,
+        now: float | None = None,
+    ) -> str:
+        issued_at = int(time.time() if now is None else now)
+        claims = {
+            "sub": subject,
+            "tenant": tenant,
+            "role": role,
+            "iat": issued_at,
+            "exp": issued_at + lifetime_seconds,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        }
+        return jwt.encode(claims, self._key, algorithm=_ALGORITHM)
+
+    def verify(self, token: str) -> AnalystClaims:
+        """Return the token's claims, or raise Unauthorized saying why not."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[_ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+            return msgspec.convert(claims, AnalystClaims)
+        except jwt.PyJWTError as error:
+            raise Unauthorized(f"invalid token: {error}") from None
+        except msgspec.ValidationError as error:
+            raise Unauthorized(f"invalid token claims: {error}") from None
+
+    def verify_header(self, authorization: str | None) -> AnalystClaims:
+        """Verify an `Authorization: Bearer <token>` header."""
+        if not authorization:
+            raise Unauthorized("missing Authorization header (Bearer token)")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        return self.verify(token.strip())

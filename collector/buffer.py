@@ -1,0 +1,83 @@
+"""The buffer: accepted ratings go into a Redis stream in one round trip.
+
+One Lua script does, atomically: the duplicate check on the form's nonce, the rate
+limit per client and service, and the XADD. A rating is acknowledged to the citizen only
+after this script returned, and the server persists it with AOF.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from collector import keys
+from collector.errors import ServiceUnavailable
+from collector.messages import EVENT_ENCODER, RatingEvent
+
+_SUBMIT_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {0, 'duplicate'}
+end
+local used = redis.call('INCR', KEYS[3])
+if used == 1 then
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
+if used > tonumber(ARGV[2]) then
+  return {0, 'rate_limited'}
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return {1, redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])}
+"""
+
+_RATE_WINDOW_MILLISECONDS = 60_000
+
+
+class Outcome(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    outcome: Outcome
+    stream_id: str | None = None
+
+
+class RatingBuffer:
+    """Writes ratings to the stream; raises ServiceUnavailable when Redis does not answer."""
+
+    def __init__(self, redis: Redis, *, rate_limit_per_minute: int, nonce_ttl_seconds: int):
+        self._redis = redis
+        self._script = redis.register_script(_SUBMIT_SCRIPT)
+        self._rate_limit = rate_limit_per_minute
+        self._nonce_ttl_milliseconds = nonce_ttl_seconds * 1000
+
+    async def submit(self, event: RatingEvent, nonce: str) -> SubmitResult:
+        window = int(time.time() * 1000) // _RATE_WINDOW_MILLISECONDS
+        script_keys = (
+            keys.STREAM,
+            keys.form_nonce(event.service, nonce),
+            keys.rate_window(event.service, event.client_hash, window),
+        )
+        arguments = (
+            self._nonce_ttl_milliseconds,
+            self._rate_limit,
+            _RATE_WINDOW_MILLISECONDS * 2,
+            EVENT_ENCODER.encode(event),
+        )
+        try:
+            stored, detail = await self._script(keys=script_keys, args=arguments)
+        except (RedisError, OSError) as error:
+            raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
+        if stored == 1:
+            return SubmitResult(Outcome.ACCEPTED, _text(detail))
+        return SubmitResult(Outcome(_text(detail)))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,72 @@
+"""The `collector` command: serve, flush, token."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from collector import __version__
+from collector.auth import AnalystTokens
+from collector.settings import Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collector",
+        description="civic-feedback collector. Configuration comes from the environment "
+        "(see README.md).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the collector (embedded Redis by default)")
+    serve.add_argument("--host", help="overrides COLLECTOR_HOST")
+    serve.add_argument("--port", type=int, help="overrides COLLECTOR_PORT")
+
+    commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
+
+    token = commands.add_parser("token", help="print an analyst token for a tenant")
+    token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
+    token.add_argument("--role", choices=("analyst", "admin"), default="analyst")
+    token.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        print(f"collector: configuration error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Imported here so that `collector token` does not load the server stack.
+    from collector import runner
+
+    try:
+        if arguments.command == "serve":
+            if arguments.host:
+                settings = replace(settings, host=arguments.host)
+            if arguments.port is not None:
+                settings = replace(settings, port=arguments.port)
+            runner.serve(settings, sys.stdout)
+        elif arguments.command == "flush":
+            runner.flush(settings)
+        elif arguments.command == "token":
+            tokens = AnalystTokens(settings.with_secret().secret)
+            lifetime = max(1, arguments.days) * 86400
+            print(tokens.issue(arguments.tenant, role=arguments.role, lifetime_seconds=lifetime))
+    except (runner.DataDirectoryBusy, SettingsError) as error:
+        print(f"collector: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

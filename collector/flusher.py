@@ -1,0 +1,340 @@
+"""The flusher: moves ratings from the Redis stream into storage, losing none.
+
+A consumer group member. Each batch is stored in one transaction (duplicates skipped by
+id), then acknowledged, so a crash between the two means redelivery, never loss or a
+double count. On start it first drains what it had pending; entries left idle by a dead
+consumer are claimed with XAUTOCLAIM; an entry that cannot be stored, or was delivered
+too often, goes to the dead-letter stream with its reason. The stream is trimmed only
+below the oldest entry not yet acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from collector import keys
+from collector.device import classify
+from collector.messages import EVENT_DECODER, RatingEvent, StoredRating
+from collector.storage import RecordRejected, Storage, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+_TRIM_INTERVAL_SECONDS = 10.0
+_MAXIMUM_BACKOFF_SECONDS = 5.0
+
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class FlusherStopped(Exception):
+    """Asked to stop while a batch could not be stored; it stays pending in Redis."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    entry_id: bytes
+    payload: bytes
+    reason: str
+
+
+@dataclass(slots=True)
+class FlushStatistics:
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+
+
+def to_stored(event: RatingEvent) -> StoredRating:
+    device = classify(event.user_agent)
+    return StoredRating(
+        id=event.id,
+        service=event.service,
+        rating=event.rating,
+        comment=event.comment,
+        language=event.language,
+        channel=event.channel,
+        received_at=event.received_at,
+        client_hash=event.client_hash,
+        device_class=device.device_class,
+        os_family=device.os_family,
+        browser_family=device.browser_family,
+        is_bot=device.is_bot,
+    )
+
+
+class Flusher:
+    def __init__(
+        self,
+        redis: Redis,
+        storage: Storage,
+        *,
+        consumer: str | None = None,
+        batch_size: int = 1000,
+        block_milliseconds: int = 2000,
+        max_deliveries: int = 5,
+        claim_idle_milliseconds: int = 60_000,
+    ) -> None:
+        self._redis = redis
+        self._storage = storage
+        self.consumer = consumer or default_consumer_name()
+        self._batch_size = batch_size
+        self._block = block_milliseconds
+        self._max_deliveries = max_deliveries
+        self._claim_idle = claim_idle_milliseconds
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0
+        self._next_trim = 0.0
+        self._stop = asyncio.Event()
+        self.statistics = FlushStatistics()
+
+    async def close(self) -> None:
+        """Close the flusher's own Redis connection."""
+        await self._redis.aclose()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from run()."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Flush until stop() is called; survives Redis and storage outages."""
+        backoff = 0.1
+        drained = False
+        while not self._stop.is_set():
+            try:
+                if not drained:
+                    await self.ensure_group()
+                    await self.drain_own_pending()
+                    drained = True
+                await self.run_once()
+                backoff = 0.1
+            except FlusherStopped:
+                break
+            except (RedisError, OSError) as error:
+                logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
+        logger.info("flusher %s stopped: %s", self.consumer, self.statistics)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(keys.STREAM, keys.FLUSHER_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def drain_own_pending(self) -> int:
+        """Process what this consumer had read but not acknowledged (after a crash)."""
+        processed = 0
+        cursor = "0"
+        while True:
+            reply = await self._redis.xreadgroup(
+                keys.FLUSHER_GROUP, self.consumer, {keys.STREAM: cursor}, count=self._batch_size
+            )
+            entries = _entries(reply)
+            if not entries:
+                return processed
+            processed += await self.process(entries, redelivered=True)
+            cursor = entries[-1][0].decode()
+
+    async def run_once(self, block: bool = True) -> int:
+        """Claim abandoned entries when due, else read and process one new batch."""
+        now = time.monotonic()
+        if now >= self._next_claim:
+            claimed = await self.claim_abandoned()
+            if claimed:
+                return claimed
+            self._next_claim = now + max(1.0, self._claim_idle / 2000)
+        processed = await self.process(await self.read_new(block), redelivered=False)
+        if time.monotonic() >= self._next_trim:
+            await self.trim()
+            self._next_trim = time.monotonic() + _TRIM_INTERVAL_SECONDS
+        return processed
+
+    async def read_new(self, block: bool = True) -> list[StreamEntry]:
+        """Read the next batch never delivered to any consumer of the group."""
+        reply = await self._redis.xreadgroup(
+            keys.FLUSHER_GROUP,
+            self.consumer,
+            {keys.STREAM: ">"},
+            count=self._batch_size,
+            block=self._block if block else None,
+        )
+        return _entries(reply)
+
+    async def claim_abandoned(self) -> int:
+        """XAUTOCLAIM entries idle longer than the claim threshold, one page of them."""
+        reply = await self._redis.xautoclaim(
+            keys.STREAM,
+            keys.FLUSHER_GROUP,
+            self.consumer,
+            self._claim_idle,
+            self._claim_cursor,
+            count=self._batch_size,
+        )
+        next_cursor, entries = reply[0], reply[1]
+        self._claim_cursor = _text(next_cursor)
+        if entries:
+            logger.info("flusher %s claimed %d abandoned entries", self.consumer, len(entries))
+            return await self.process(list(entries), redelivered=True)
+        return 0
+
+    async def process(self, entries: Sequence[StreamEntry], *, redelivered: bool) -> int:
+        """Store the entries, dead-letter the bad ones, acknowledge all of them."""
+        if not entries:
+            return 0
+        events: list[tuple[bytes, RatingEvent]] = []
+        dead: list[DeadLetter] = []
+        vanished: list[bytes] = []
+        for entry_id, fields in entries:
+            if not fields:  # deleted from the stream while pending: nothing left to store
+                vanished.append(entry_id)
+                continue
+            payload = fields.get(b"e", b"")
+            try:
+                events.append((entry_id, EVENT_DECODER.decode(payload)))
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                dead.append(DeadLetter(entry_id, payload, f"undecodable entry: {error}"))
+        if redelivered and events:
+            events, too_often = await self._split_by_deliveries(events, entries)
+            dead.extend(too_often)
+        rejected = await self._store(events)
+        dead.extend(rejected)
+        stored_ids = [entry_id for entry_id, _ in events]
+        await self._acknowledge(stored_ids + vanished, dead)
+        self.statistics.batches += 1
+        return len(entries)
+
+    async def _split_by_deliveries(
+        self, events: list[tuple[bytes, RatingEvent]], entries: Sequence[StreamEntry]
+    ) -> tuple[list[tuple[bytes, RatingEvent]], list[DeadLetter]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id, _ in events:
+                pipe.xpending_range(keys.STREAM, keys.FLUSHER_GROUP, entry_id, entry_id, 1)
+            replies = await pipe.execute()
+        payloads = dict(entries)
+        keep: list[tuple[bytes, RatingEvent]] = []
+        dead: list[DeadLetter] = []
+        for (entry_id, event), reply in zip(events, replies, strict=True):
+            deliveries = int(reply[0]["times_delivered"]) if reply else 1
+            if deliveries > self._max_deliveries:
+                reason = f"delivered {deliveries} times without being stored"
+                dead.append(DeadLetter(entry_id, payloads[entry_id].get(b"e", b""), reason))
+            else:
+                keep.append((entry_id, event))
+        return keep, dead
+
+    async def _store(self, events: list[tuple[bytes, RatingEvent]]) -> list[DeadLetter]:
+        """Store in one transaction; isolate rows the database refuses. Returns those."""
+        if not events:
+            return []
+        ratings = [to_stored(event) for _, event in events]
+        while True:
+            try:
+                new_rows = await self._storage.store(ratings)
+                self.statistics.stored += new_rows
+                self.statistics.duplicates += len(ratings) - new_rows
+                return []
+            except StorageUnavailable as error:
+                await self._wait_for_storage(error)
+            except RecordRejected:
+                break
+        # One row spoils the batch: store row by row so the others still go in.
+        rejected: list[DeadLetter] = []
+        for (entry_id, event), rating in zip(events, ratings, strict=True):
+            while True:
+                try:
+                    self.statistics.stored += await self._storage.store([rating])
+                    break
+                except StorageUnavailable as error:
+                    await self._wait_for_storage(error)
+                except RecordRejected as error:
+                    payload = msgspec.json.encode(event)
+                    rejected.append(DeadLetter(entry_id, payload, f"storage refused it: {error}"))
+                    break
+        return rejected
+
+    async def _wait_for_storage(self, error: Exception) -> None:
+        if self._stop.is_set():
+            # Leave the batch pending in Redis: the next start drains it.
+            raise FlusherStopped from error
+        logger.warning("flusher: storage unavailable, batch kept pending: %s", error)
+        await self._sleep(1.0)
+
+    async def _acknowledge(self, entry_ids: list[bytes], dead: list[DeadLetter]) -> None:
+        if not entry_ids and not dead:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for letter in dead:
+                logger.error(
+                    "dead letter: stream entry %s: %s", letter.entry_id.decode(), letter.reason
+                )
+                pipe.xadd(
+                    keys.DEAD_LETTERS,
+                    {
+                        "entry_id": letter.entry_id,
+                        "reason": letter.reason,
+                        "consumer": self.consumer,
+                        "dead_at": str(int(time.time() * 1000)),
+                        "e": letter.payload,
+                    },
+                )
+            pipe.xack(keys.STREAM, keys.FLUSHER_GROUP, *entry_ids, *(d.entry_id for d in dead))
+            await pipe.execute()
+        self.statistics.dead_letters += len(dead)
+
+    async def trim(self) -> None:
+        """Drop stream entries every group has acknowledged; never anything newer."""
+        groups = await self._redis.xinfo_groups(keys.STREAM)
+        boundaries: list[tuple[int, int]] = []
+        for group in groups:
+            if int(group["pending"]) > 0:
+                summary = await self._redis.xpending(keys.STREAM, group["name"])
+                boundaries.append(_stream_id(summary["min"]))
+            else:
+                milliseconds, sequence = _stream_id(group["last-delivered-id"])
+                boundaries.append((milliseconds, sequence + 1))
+        if not boundaries:
+            return
+        milliseconds, sequence = min(boundaries)
+        if (milliseconds, sequence) > (0, 1):
+            await self._redis.xtrim(
+                keys.STREAM, minid=f"{milliseconds}-{sequence}", approximate=True
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+
+def _entries(reply: Any) -> list[StreamEntry]:
+    """XREADGROUP's RESP3 reply, {stream: [[(id, fields), ...]]}, as a list of entries."""
+    entries: list[StreamEntry] = []
+    for wrapped in (reply or {}).values():
+        for stream_entries in wrapped:
+            entries.extend((entry_id, fields or {}) for entry_id, fields in stream_entries)
+    return entries
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stream_id(value: bytes | str) -> tuple[int, int]:
+    milliseconds, _, sequence = _text(value).partition("-")
+    return int(milliseconds), int(sequence or 0)

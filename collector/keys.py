@@ -1,0 +1,22 @@
+"""Redis key names. Every key shares one hash tag, so that the submit script's keys
+live in one Redis Cluster slot and the hot path stays a single round trip."""
+
+from __future__ import annotations
+
+_TAG = "{ratings}"
+
+STREAM = f"cf:{_TAG}:stream"
+DEAD_LETTERS = f"cf:{_TAG}:dead"
+FLUSHER_GROUP = "flushers"
+
+
+def form_nonce(service: str, nonce: str) -> str:
+    return f"cf:{_TAG}:nonce:{service}:{nonce}"
+
+
+def rate_window(service: str, client_hash: str, window: int) -> str:
+    return f"cf:{_TAG}:rate:{service}:{client_hash}:{window}"
+
+
+def client_salt(day: str) -> str:
+    return f"cf:{_TAG}:salt:{day}"

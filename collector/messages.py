@@ -1,0 +1,103 @@
+"""Wire messages: one msgspec Struct each, limits in the types.
+
+New fields get defaults and go at the end, so entries already in the stream still
+decode after an upgrade (msgspec's schema evolution rules).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+# The widget's textarea says 1,000 characters; the limit is counted after Unicode
+# normalisation (NFC), so "é" typed as e + combining accent counts as one.
+COMMENT_MAXIMUM_CHARACTERS = 1000
+# Enough for every real browser's User-Agent; longer ones are cut, not refused.
+USER_AGENT_MAXIMUM_CHARACTERS = 512
+
+Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
+Comment = Annotated[str, msgspec.Meta(max_length=COMMENT_MAXIMUM_CHARACTERS)]
+Language = Literal["en", "ru", "hy", "ky", "uz", "kk"]
+Channel = Literal["web", "kiosk", "qr", "link"]
+ServiceSlug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ru", "hy", "ky", "uz", "kk")
+CHANNELS: tuple[str, ...] = ("web", "kiosk", "qr", "link")
+
+
+class RatingForm(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What the citizen's form POST carries, after decoding and normalisation."""
+
+    token: Annotated[str, msgspec.Meta(max_length=128)]
+    rating: Rating
+    comment: Comment = ""
+    lang: Language = "en"
+    channel: Channel = "web"
+    # The honeypot: hidden from people, filled in by naive bots.
+    website: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One accepted rating as it travels through the Redis stream (JSON encoded)."""
+
+    id: str
+    service: ServiceSlug
+    rating: Rating
+    comment: Comment
+    language: Language
+    channel: Channel
+    received_at: int  # milliseconds since the Unix epoch, UTC
+    client_hash: str
+    user_agent: Annotated[str, msgspec.Meta(max_length=USER_AGENT_MAXIMUM_CHARACTERS)] = ""
+
+
+class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
+    """A rating as storage keeps it: the event plus what the flusher derived."""
+
+    id: str
+    service: str
+    rating: int
+    comment: str
+    language: str
+    channel: str
+    received_at: int
+    client_hash: str
+    device_class: str
+    os_family: str
+    browser_family: str
+    is_bot: bool
+
+
+class StarCounts(msgspec.Struct, frozen=True):
+    one: int
+    two: int
+    three: int
+    four: int
+    five: int
+
+
+class ServiceSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """GET /api/v1/services/{service}/summary."""
+
+    service: str
+    period_from: str | None
+    period_to: str | None
+    count: int
+    mean: float | None
+    csat: float | None  # share of 4 and 5 star ratings, 0..1
+    stars: StarCounts
+    newest_rating_at: str | None
+
+
+class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Every JSON error: what went wrong, and the field when one field is to blame."""
+
+    status: int
+    error: str
+    detail: str
+    field: str | None = None
+
+
+EVENT_ENCODER = msgspec.json.Encoder()
+EVENT_DECODER = msgspec.json.Decoder(RatingEvent)

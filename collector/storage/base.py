@@ -1,0 +1,64 @@
+"""The storage interface every backend implements, and its errors.
+
+One shared test suite runs over every backend (tests/test_storage.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from collector.messages import StoredRating
+from collector.services import Service
+
+
+class StorageError(Exception):
+    """Base class for storage failures."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or written now; retrying later may work."""
+
+
+class RecordRejected(StorageError):
+    """The database refused the data itself; retrying the same rows will fail again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryFigures:
+    count: int
+    stars: tuple[int, int, int, int, int]
+    newest_received_at: int | None  # milliseconds since the epoch
+
+
+class Storage(Protocol):
+    async def migrate(self) -> None:
+        """Bring the schema to the newest version; safe to call on every start."""
+
+    async def store(self, ratings: Sequence[StoredRating]) -> int:
+        """Insert ratings not stored yet and update the rollups, in one transaction.
+
+        Ratings whose id is already stored are skipped (and not counted again), so a
+        batch delivered twice changes nothing. Returns the number of new rows.
+        """
+
+    async def summary(
+        self, service: str, first_day: date | None, last_day: date | None
+    ) -> SummaryFigures:
+        """Figures for one service over whole UTC days, from the rollups."""
+
+    async def count_ratings(self, service: str | None = None) -> int:
+        """Raw rows stored (for checks and tests; not for analytics)."""
+
+    async def ensure_tenant(self, tenant_id: str, name: str) -> None: ...
+
+    async def ensure_service(self, service: Service) -> None: ...
+
+    async def list_services(self) -> list[Service]: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,279 @@
+"""SQLite storage: the embedded default (WAL, synchronous=FULL).
+
+sqlite3 blocks, so each connection lives on its own thread: one writer (the flusher's
+batches), one reader (analytics), which WAL lets run side by side. synchronous=FULL
+because the flusher acknowledges a batch to Redis right after COMMIT returns: a commit
+that a power cut could undo would lose ratings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from collector.messages import StoredRating
+from collector.services import Service
+from collector.storage.base import (
+    RecordRejected,
+    StorageUnavailable,
+    SummaryFigures,
+)
+
+T = TypeVar("T")
+
+_BUSY_TIMEOUT_MILLISECONDS = 10_000
+_RATING_COLUMNS = (
+    "id, service, rating, comment, language, channel, received_at, client_hash, "
+    "device_class, os_family, browser_family, is_bot"
+)
+# The batch being stored, per connection: set-based SQL then inserts only the ratings
+# not stored yet and adds exactly those to the rollups.
+_CREATE_INCOMING = """
+CREATE TEMP TABLE IF NOT EXISTS incoming (
+    id TEXT PRIMARY KEY, service TEXT, rating INTEGER, comment TEXT, language TEXT,
+    channel TEXT, received_at INTEGER, client_hash TEXT, device_class TEXT,
+    os_family TEXT, browser_family TEXT, is_bot INTEGER, day TEXT
+)
+"""
+_UPSERT_ROLLUPS = """
+INSERT INTO main.daily_rollups (service, day, device_class, language, channel, is_bot,
+    ratings, stars_1, stars_2, stars_3, stars_4, stars_5, comments, newest_received_at)
+SELECT service, day, device_class, language, channel, is_bot,
+    count(*), sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4),
+    sum(rating = 5), sum(comment <> ''), max(received_at)
+FROM temp.incoming WHERE true
+GROUP BY service, day, device_class, language, channel, is_bot
+ON CONFLICT (service, day, device_class, language, channel, is_bot) DO UPDATE SET
+    ratings = ratings + excluded.ratings,
+    stars_1 = stars_1 + excluded.stars_1,
+    stars_2 = stars_2 + excluded.stars_2,
+    stars_3 = stars_3 + excluded.stars_3,
+    stars_4 = stars_4 + excluded.stars_4,
+    stars_5 = stars_5 + excluded.stars_5,
+    comments = comments + excluded.comments,
+    newest_received_at = max(newest_received_at, excluded.newest_received_at)
+"""
+
+
+def sqlite_path(url: str) -> Path:
+    """sqlite:///relative/path.db or sqlite:////absolute/path.db."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _utc_day(milliseconds: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(milliseconds / 1000))
+
+
+def _classify(error: sqlite3.Error) -> Exception:
+    if isinstance(error, sqlite3.OperationalError):
+        return StorageUnavailable(f"SQLite: {error}")
+    return RecordRejected(f"SQLite: {error}")
+
+
+class SqliteStorage:
+    def __init__(self, path: Path, busy_timeout_milliseconds: int = _BUSY_TIMEOUT_MILLISECONDS):
+        self._path = path
+        self._busy_timeout = busy_timeout_milliseconds
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._connections: dict[str, sqlite3.Connection] = {}
+
+    def _connection(self, role: str) -> sqlite3.Connection:
+        connection = self._connections.get(role)
+        if connection is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self._path, isolation_level=None)
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self._connections[role] = connection
+        return connection
+
+    async def _run(self, role: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        executor = self._writer if role == "writer" else self._reader
+
+        def call() -> T:
+            try:
+                return work(self._connection(role))
+            except sqlite3.Error as error:
+                raise _classify(error) from error
+
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    async def migrate(self) -> None:
+        await self._run("writer", _migrate)
+
+    async def store(self, ratings: Sequence[StoredRating]) -> int:
+        if not ratings:
+            return 0
+        rows = [
+            (
+                r.id,
+                r.service,
+                r.rating,
+                r.comment,
+                r.language,
+                r.channel,
+                r.received_at,
+                r.client_hash,
+                r.device_class,
+                r.os_family,
+                r.browser_family,
+                int(r.is_bot),
+                _utc_day(r.received_at),
+            )
+            for r in ratings
+        ]
+        return await self._run("writer", lambda connection: _store(connection, rows))
+
+    async def summary(
+        self, service: str, first_day: date | None, last_day: date | None
+    ) -> SummaryFigures:
+        first = first_day.isoformat() if first_day else "0000-00-00"
+        last = last_day.isoformat() if last_day else "9999-99-99"
+
+        def query(connection: sqlite3.Connection) -> SummaryFigures:
+            row = connection.execute(
+                """SELECT coalesce(sum(ratings), 0), coalesce(sum(stars_1), 0),
+                       coalesce(sum(stars_2), 0), coalesce(sum(stars_3), 0),
+                       coalesce(sum(stars_4), 0), coalesce(sum(stars_5), 0),
+                       max(newest_received_at)
+                   FROM daily_rollups
+                   WHERE service = ? AND is_bot = 0 AND day BETWEEN ? AND ?""",
+                (service, first, last),
+            ).fetchone()
+            return SummaryFigures(count=row[0], stars=tuple(row[1:6]), newest_received_at=row[6])
+
+        return await self._run("reader", query)
+
+    async def count_ratings(self, service: str | None = None) -> int:
+        def query(connection: sqlite3.Connection) -> int:
+            if service is None:
+                return int(connection.execute("SELECT count(*) FROM ratings").fetchone()[0])
+            sql = "SELECT count(*) FROM ratings WHERE service = ?"
+            return int(connection.execute(sql, (service,)).fetchone()[0])
+
+        return await self._run("reader", query)
+
+    async def ensure_tenant(self, tenant_id: str, name: str) -> None:
+        sql = "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+        parameters = (tenant_id, name, int(time.time()))
+        await self._run("writer", lambda connection: connection.execute(sql, parameters))
+
+    async def ensure_service(self, service: Service) -> None:
+        sql = """INSERT INTO services (slug, tenant_id, name, default_language, created_at)
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+        parameters = (
+            service.slug,
+            service.tenant_id,
+            service.name,
+            service.default_language,
+            int(time.time()),
+        )
+        await self._run("writer", lambda connection: connection.execute(sql, parameters))
+
+    async def list_services(self) -> list[Service]:
+        def query(connection: sqlite3.Connection) -> list[Service]:
+            rows = connection.execute(
+                "SELECT slug, tenant_id, name, default_language FROM services ORDER BY slug"
+            ).fetchall()
+            return [
+                Service(slug=row[0], tenant_id=row[1], name=row[2], default_language=row[3])
+                for row in rows
+            ]
+
+        return await self._run("reader", query)
+
+    async def ping(self) -> None:
+        await self._run("reader", lambda connection: connection.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        for role, executor in (("writer", self._writer), ("reader", self._reader)):
+            connection = self._connections.get(role)
+            if connection is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, connection.close)
+            executor.shutdown(wait=True)
+        self._connections.clear()
+
+
+def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
+    connection.execute(_CREATE_INCOMING)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("DELETE FROM temp.incoming")
+        placeholders = ", ".join("?" * len(rows[0]))
+        sql = f"INSERT OR IGNORE INTO temp.incoming VALUES ({placeholders})"  # noqa: S608
+        connection.executemany(sql, rows)
+        connection.execute(
+            "DELETE FROM temp.incoming WHERE id IN "
+            "(SELECT ratings.id FROM main.ratings JOIN temp.incoming USING (id))"
+        )
+        new_rows = int(connection.execute("SELECT count(*) FROM temp.incoming").fetchone()[0])
+        connection.execute(
+            f"INSERT INTO main.ratings ({_RATING_COLUMNS}, stored_at) "  # noqa: S608
+            f"SELECT {_RATING_COLUMNS}, ? FROM temp.incoming",
+            (int(time.time() * 1000),),
+        )
+        connection.execute(_UPSERT_ROLLUPS)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return new_rows
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("collector.storage") / "migrations" / "sqlite"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in current.splitlines()
+    ):
+        raise RuntimeError(f"incomplete SQL statement in a migration: {current[:80]!r}")
+    return statements
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    )
+    for version, script in _migrations():
+        # IMMEDIATE takes the write lock first, so two processes starting together
+        # cannot both apply the same migration.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            applied = connection.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+            ).fetchone()
+            if not applied:
+                for statement in _statements(script):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, int(time.time())),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise

@@ -1,0 +1,94 @@
+"""Fixtures: a real valkey-server (the embedded binary) on a free port, SQLite in
+tmp_path, and the collector's ASGI app over them. No fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from collector.embedded_redis import EmbeddedRedis
+from collector.flusher import Flusher
+from collector.redis_clients import flusher_client
+from collector.runtime import Runtime
+from collector.settings import Settings
+from tests.helpers import asgi_transport
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-the-collector-0123456789"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A server of the test's own, which the test may stop and start again."""
+    server = EmbeddedRedis(tmp_path / "private-redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """The shared server's URL, wiped before each test."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        secret=TEST_SECRET,
+        redis_url=redis_url,
+        database_url=f"sqlite:///{tmp_path / 'collector.db'}",
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    opened = await Runtime.open(settings)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = asgi_transport(runtime, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://collector.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def flusher(runtime: Runtime) -> AsyncIterator[Flusher]:
+    flusher = make_flusher(runtime, "test-flusher")
+    await flusher.ensure_group()
+    yield flusher
+    await flusher.close()
+
+
+def make_flusher(runtime: Runtime, consumer: str, **options: int) -> Flusher:
+    """A flusher on the runtime's Redis and storage, with short waits for tests."""
+    block = options.pop("block_milliseconds", 50)
+    return Flusher(
+        flusher_client(runtime.settings.redis_url, block),
+        runtime.storage,
+        consumer=consumer,
+        block_milliseconds=block,
+        **options,
+    )
+
+
+def with_rate_limit(settings: Settings, per_minute: int) -> Settings:
+    return replace(settings, rate_limit_per_minute=per_minute)

@@ -1,0 +1,268 @@
+"""The flusher against real Redis and SQLite: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from collector import keys
+from collector.flusher import Flusher, to_stored
+from collector.ids import new_rating_id
+from collector.messages import EVENT_DECODER, EVENT_ENCODER, RatingEvent
+from collector.redis_clients import flusher_client
+from collector.runtime import Runtime
+from collector.storage.sqlite import SqliteStorage, sqlite_path
+from tests.conftest import make_flusher
+from tests.helpers import stream_entries
+
+
+def event(stars: int = 4, comment: str = "", user_agent: str = "") -> RatingEvent:
+    return RatingEvent(
+        id=new_rating_id(),
+        service="demo-passport",
+        rating=stars,
+        comment=comment,
+        language="en",
+        channel="web",
+        received_at=int(time.time() * 1000),
+        client_hash="ab" * 12,
+        user_agent=user_agent,
+    )
+
+
+async def add(runtime: Runtime, *events: RatingEvent) -> None:
+    for item in events:
+        await runtime.redis.xadd(keys.STREAM, {"e": EVENT_ENCODER.encode(item)})
+
+
+async def pending(runtime: Runtime) -> int:
+    summary = await runtime.redis.xpending(keys.STREAM, keys.FLUSHER_GROUP)
+    return int(summary["pending"])
+
+
+async def dead_letters(runtime: Runtime) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in await stream_entries(runtime.redis, keys.DEAD_LETTERS)]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_batch_is_stored_classified_and_acknowledged(
+    runtime: Runtime, flusher: Flusher
+) -> None:
+    android = (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36"
+    )
+    await add(runtime, event(5, user_agent=android), event(2, comment="queue"), event(4))
+    assert await flusher.run_once(block=False) == 3
+    assert await runtime.storage.count_ratings() == 3
+    assert await pending(runtime) == 0
+    assert (await runtime.storage.summary("demo-passport", None, None)).stars == (0, 1, 0, 1, 1)
+    with sqlite3.connect(sqlite_path(runtime.settings.effective_database_url)) as connection:
+        rows = connection.execute(
+            "SELECT device_class, os_family, browser_family, is_bot FROM ratings WHERE rating = 5"
+        ).fetchall()
+    assert rows == [("mobile", "Android", "Chrome Mobile", 0)]
+
+
+async def test_crash_between_commit_and_ack_is_not_a_duplicate(
+    runtime: Runtime, flusher: Flusher
+) -> None:
+    await add(runtime, event(1), event(5))
+    # Consumer A reads and commits the batch, then dies before XACK.
+    crashed = make_flusher(runtime, "crashed")
+    batch = await crashed.read_new(block=False)
+    await runtime.storage.store([to_stored(EVENT_DECODER.decode(f[b"e"])) for _, f in batch])
+    await crashed.close()
+    assert await pending(runtime) == 2
+
+    # Another consumer claims the idle entries: stored again, counted once.
+    survivor = make_flusher(runtime, "survivor", claim_idle_milliseconds=0)
+    assert await survivor.claim_abandoned() == 2
+    await survivor.close()
+    assert await runtime.storage.count_ratings() == 2
+    assert (await runtime.storage.summary("demo-passport", None, None)).count == 2
+    assert await pending(runtime) == 0
+
+
+async def test_restarted_consumer_drains_its_own_pending_first(runtime: Runtime) -> None:
+    first = make_flusher(runtime, "worker-1")
+    await first.ensure_group()
+    await add(runtime, event(3), event(4), event(5))
+    assert len(await first.read_new(block=False)) == 3  # read, then "crash"
+    await first.close()
+
+    restarted = make_flusher(runtime, "worker-1", batch_size=2)
+    assert await restarted.drain_own_pending() == 3
+    await restarted.close()
+    assert await runtime.storage.count_ratings() == 3
+    assert await pending(runtime) == 0
+
+
+async def test_undecodable_entry_goes_to_dead_letters(runtime: Runtime, flusher: Flusher) -> None:
+    await runtime.redis.xadd(keys.STREAM, {"e": b'{"id": "x", "rating": 9}'})
+    await add(runtime, event(4))
+    assert await flusher.run_once(block=False) == 2
+    assert await runtime.storage.count_ratings() == 1
+    letters = await dead_letters(runtime)
+    assert len(letters) == 1
+    assert letters[0][b"reason"].startswith(b"undecodable entry:")
+    assert letters[0][b"e"] == b'{"id": "x", "rating": 9}'
+    assert await pending(runtime) == 0
+
+
+async def test_entry_delivered_too_often_goes_to_dead_letters(runtime: Runtime) -> None:
+    setup = make_flusher(runtime, "setup")
+    await setup.ensure_group()
+    await setup.close()
+    await add(runtime, event(4))
+    # A consumer that reads the entry twice and never acknowledges it; the claim
+    # below is its third delivery.
+    await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "flaky", {keys.STREAM: ">"})
+    await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "flaky", {keys.STREAM: "0"})
+    claimer = make_flusher(runtime, "claimer", max_deliveries=2, claim_idle_milliseconds=0)
+    assert await claimer.claim_abandoned() == 1
+    await claimer.close()
+    assert await runtime.storage.count_ratings() == 0
+    letters = await dead_letters(runtime)
+    assert [letter[b"reason"] for letter in letters] == [b"delivered 3 times without being stored"]
+    assert await pending(runtime) == 0
+
+
+async def test_row_the_database_refuses_is_isolated(runtime: Runtime, flusher: Flusher) -> None:
+    path = sqlite_path(runtime.settings.effective_database_url)
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON ratings WHEN NEW.comment = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+        )
+    await add(runtime, event(5), event(1, comment="poison"), event(3))
+    assert await flusher.run_once(block=False) == 3
+    assert await runtime.storage.count_ratings() == 2
+    letters = await dead_letters(runtime)
+    assert len(letters) == 1
+    assert b"refused by trigger" in letters[0][b"reason"]
+    assert await pending(runtime) == 0
+
+
+async def test_trim_keeps_every_unacknowledged_entry(runtime: Runtime, flusher: Flusher) -> None:
+    await add(runtime, *(event(4) for _ in range(300)))
+    assert await flusher.run_once(block=False) == 300
+    # 50 more read by a consumer that has not acknowledged them yet, 10 never read.
+    await add(runtime, *(event(3) for _ in range(50)))
+    await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "busy", {keys.STREAM: ">"}, count=50)
+    await add(runtime, *(event(2) for _ in range(10)))
+    await flusher.trim()
+    remaining = await stream_entries(runtime.redis, keys.STREAM)
+    assert len(remaining) >= 60
+    assert len(remaining) < 360  # acknowledged entries were dropped
+    unflushed = [fields for _, fields in remaining if b'"rating":4' not in fields[b"e"]]
+    assert len(unflushed) == 60
+
+
+async def test_an_idle_flusher_outlives_the_client_default_timeout(
+    runtime: Runtime,
+) -> None:
+    # redis-py 8 defaults to a 5 s socket timeout; our flusher blocks for 6 s here.
+    idle = make_flusher(runtime, "idle", block_milliseconds=6000)
+    await idle.ensure_group()
+    started = time.monotonic()
+    assert await idle.run_once() == 0
+    assert time.monotonic() - started >= 5.5
+    await idle.close()
+
+
+async def test_storage_outage_keeps_the_backlog_then_drains_it(runtime: Runtime) -> None:
+    path = sqlite_path(runtime.settings.effective_database_url)
+    storage = SqliteStorage(path, busy_timeout_milliseconds=50)
+    flusher = Flusher(
+        flusher_client(runtime.settings.redis_url, 50),
+        storage,
+        consumer="outage",
+        block_milliseconds=50,
+    )
+    await flusher.ensure_group()
+    await add(runtime, event(5), event(4))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    task = asyncio.create_task(flusher.run())
+    try:
+
+        async def read_but_not_stored() -> bool:
+            return await pending(runtime) == 2
+
+        await eventually(read_but_not_stored)
+        await asyncio.sleep(0.3)  # several failed attempts while the database is locked
+        assert await pending(runtime) == 2
+        blocker.execute("ROLLBACK")
+
+        async def drained() -> bool:
+            return await pending(runtime) == 0
+
+        await eventually(drained)
+        assert await runtime.storage.count_ratings() == 2
+    finally:
+        blocker.close()
+        flusher.stop()
+        await task
+        await flusher.close()
+        await storage.close()
+
+
+async def test_stop_during_outage_leaves_the_batch_pending(runtime: Runtime) -> None:
+    path = sqlite_path(runtime.settings.effective_database_url)
+    storage = SqliteStorage(path, busy_timeout_milliseconds=50)
+    flusher = Flusher(
+        flusher_client(runtime.settings.redis_url, 50),
+        storage,
+        consumer="stop",
+        block_milliseconds=50,
+    )
+    await flusher.ensure_group()
+    await add(runtime, event(5))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    task = asyncio.create_task(flusher.run())
+
+    async def read_but_not_stored() -> bool:
+        return await pending(runtime) == 1
+
+    try:
+        await eventually(read_but_not_stored)
+        flusher.stop()
+        await asyncio.wait_for(task, 10)
+    finally:
+        blocker.close()
+        await flusher.close()
+        await storage.close()
+    assert await pending(runtime) == 1  # not acknowledged, so not lost
+    assert await runtime.storage.count_ratings() == 0
+
+
+@pytest.mark.parametrize("consumers", [2, 3])
+async def test_several_flushers_share_the_stream_without_duplicates(
+    runtime: Runtime, consumers: int
+) -> None:
+    await add(runtime, *(event(n % 5 + 1) for n in range(500)))
+    flushers = [make_flusher(runtime, f"w{n}", batch_size=37) for n in range(consumers)]
+    await flushers[0].ensure_group()
+
+    async def work(flusher: Flusher) -> None:
+        while await flusher.run_once(block=False):
+            pass
+
+    await asyncio.gather(*(work(flusher) for flusher in flushers))
+    for flusher in flushers:
+        await flusher.close()
+    assert await runtime.storage.count_ratings() == 500
+    assert (await runtime.storage.summary("demo-passport", None, None)).count == 500
+    assert await pending(runtime) == 0

@@ -1,0 +1,51 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+
+from collector.embedded_redis import EmbeddedRedis
+from collector.runtime import Runtime
+from collector.settings import Settings
+from tests.helpers import asgi_transport
+
+
+async def test_health_says_up(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_ready_checks_redis_and_storage(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert (response.status_code, response.json()) == (
+        200,
+        {"status": "ok", "redis": "ok", "storage": "ok"},
+    )
+
+
+async def test_not_ready_while_redis_is_down(
+    settings: Settings, private_redis: EmbeddedRedis
+) -> None:
+    runtime = await Runtime.open(replace(settings, redis_url=private_redis.url))
+    transport = asgi_transport(runtime)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/health/ready")).status_code == 200
+            private_redis.stop()
+            response = await client.get("/health/ready")
+            private_redis.start()
+            assert (await client.get("/health/ready")).status_code == 200
+    finally:
+        await runtime.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["redis"].startswith("unavailable")
+    assert body["storage"] == "ok"
+
+
+async def test_openapi_schema_lists_the_summary(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/services/{service}/summary" in schema["paths"]
