@@ -108,8 +108,11 @@ async def _serve(settings: Settings, out: TextIO) -> None:
             timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(config)
+        # Bind before saying "listening": a client that connects at once waits in the
+        # backlog instead of being refused.
+        listening = config.bind_socket()
         print_banner(settings, runtime, out)
-        await server.serve()
+        await server.serve(sockets=[listening])
     finally:
         if flusher is not None and flusher_task is not None:
             flusher.stop()
