@@ -85,6 +85,7 @@ def create_litestar(runtime: Runtime) -> Litestar:
             Exception: _unexpected_error,
         },
         openapi_config=OpenAPIConfig(title="civic-feedback", version=__version__),
+        logging_config=None,  # the CLI configures logging once, for every library
         debug=False,
     )
 
