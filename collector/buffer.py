@@ -29,8 +29,11 @@ end
 if used > tonumber(ARGV[2]) then
   return {0, 'rate_limited'}
 end
+-- XADD first: a script is not rolled back on error, and a nonce marked as used
+-- without its rating stored would thank the citizen's retry for nothing.
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-return {1, redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])}
+return {1, id}
 """
 
 _RATE_WINDOW_MILLISECONDS = 60_000

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tokens = AnalystTokens(settings.with_secret().secret)
             lifetime = max(1, arguments.days) * 86400
             print(tokens.issue(arguments.tenant, role=arguments.role, lifetime_seconds=lifetime))
-    except (runner.DataDirectoryBusy, SettingsError) as error:
+    except (RuntimeError, SettingsError) as error:  # start-up problems, said plainly
         print(f"collector: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,23 +1,33 @@
 """Client hashes: the IP address keyed-hashed with a random salt that changes daily.
 
-The salt lives only in Redis and expires after two days, so yesterday's hashes cannot
-be linked to an address or to today's hashes; the raw address is never stored.
+The salt lives only in Redis and expires an hour after its UTC day ends, so
+yesterday's hashes cannot be linked to an address or to today's hashes; the raw
+address is never stored. An expired key's value stays in the AOF file until the file
+is rewritten, so the embedded server's AOF is rewritten daily after the old salt expired
+(forget_expired_salts_daily); an external Redis needs the same from its operator.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import os
 import time
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from collector import keys
 from collector.errors import ServiceUnavailable
 
+logger = logging.getLogger(__name__)
+
 _SALT_BYTES = 32
-_SALT_LIFETIME_SECONDS = 2 * 86400
+# Kept an hour past the day's end: a process that fetched the salt at 23:59 still
+# finds the same salt if it asks again, and rate limits stay per client.
+_SALT_GRACE_SECONDS = 3600
+_REWRITE_AT_SECONDS_AFTER_MIDNIGHT = _SALT_GRACE_SECONDS + 1800
 
 
 class ClientHasher:
@@ -37,11 +47,46 @@ class ClientHasher:
 
     async def _load_salt(self, day: str) -> bytes:
         candidate = os.urandom(_SALT_BYTES)
+        end_of_day = (int(time.time()) // 86400 + 1) * 86400
         try:
             # SET NX GET: the first process of the day creates the salt, all others read it.
             existing = await self._redis.set(
-                keys.client_salt(day), candidate, nx=True, get=True, ex=_SALT_LIFETIME_SECONDS
+                keys.client_salt(day),
+                candidate,
+                nx=True,
+                get=True,
+                exat=end_of_day + _SALT_GRACE_SECONDS,
             )
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
         return existing if isinstance(existing, bytes) else candidate
+
+
+async def forget_expired_salts(redis: Redis, timeout_seconds: float = 300.0) -> None:
+    """Rewrite the AOF, which drops expired keys (old salts) from the files on disk."""
+    try:
+        await redis.bgrewriteaof()
+    except ResponseError as error:
+        if "already in progress" not in str(error):
+            raise
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        persistence = await redis.info("persistence")
+        if not persistence["aof_rewrite_in_progress"] and not persistence["aof_rewrite_scheduled"]:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the AOF rewrite did not finish in time")
+
+
+async def forget_expired_salts_daily(redis: Redis) -> None:
+    """Once at start, then every day after the previous day's salt has expired."""
+    while True:
+        try:
+            await forget_expired_salts(redis)
+        except (RedisError, OSError, TimeoutError) as error:
+            logger.warning("could not rewrite the AOF to forget old salts: %s", error)
+        now = time.time()
+        next_run = (int(now) // 86400) * 86400 + _REWRITE_AT_SECONDS_AFTER_MIDNIGHT
+        if next_run <= now:
+            next_run += 86400
+        await asyncio.sleep(next_run - now)

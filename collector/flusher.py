@@ -32,6 +32,24 @@ from collector.storage import RecordRejected, Storage, StorageUnavailable
 logger = logging.getLogger(__name__)
 
 _TRIM_INTERVAL_SECONDS = 10.0
+# A consumer that has not even polled for a day is gone (a live one polls every
+# few seconds). Deleting it keeps XINFO readable as flushers come and go.
+_FORGET_CONSUMER_AFTER_MILLISECONDS = 86_400_000
+# Atomic, so a consumer cannot read entries between the check and the delete (which
+# would drop its pending entries with it).
+_FORGET_IDLE_CONSUMERS = """
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if fields['pending'] == 0 and fields['idle'] > tonumber(ARGV[2])
+      and fields['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"""
 _MAXIMUM_BACKOFF_SECONDS = 5.0
 
 StreamEntry = tuple[bytes, dict[bytes, bytes]]
@@ -101,6 +119,7 @@ class Flusher:
         self._next_claim = 0.0
         self._next_trim = 0.0
         self._stop = asyncio.Event()
+        self._forget_idle = redis.register_script(_FORGET_IDLE_CONSUMERS)
         self.statistics = FlushStatistics()
 
     async def close(self) -> None:
@@ -127,6 +146,13 @@ class Flusher:
                 break
             except (RedisError, OSError) as error:
                 logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
+            except Exception:
+                # Never die silently while citizens are still being thanked: what was
+                # read stays pending, is claimed again and, if it keeps failing, is
+                # stored row by row and dead-lettered.
+                logger.exception("flusher: unexpected error, retrying in %.1fs", backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
         logger.info("flusher %s stopped: %s", self.consumer, self.statistics)
@@ -163,6 +189,7 @@ class Flusher:
         processed = await self.process(await self.read_new(block), redelivered=False)
         if time.monotonic() >= self._next_trim:
             await self.trim()
+            await self.forget_idle_consumers()
             self._next_trim = time.monotonic() + _TRIM_INTERVAL_SECONDS
         return processed
 
@@ -210,64 +237,66 @@ class Flusher:
                 events.append((entry_id, EVENT_DECODER.decode(payload)))
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
                 dead.append(DeadLetter(entry_id, payload, f"undecodable entry: {error}"))
-        if redelivered and events:
-            events, too_often = await self._split_by_deliveries(events, entries)
-            dead.extend(too_often)
-        rejected = await self._store(events)
-        dead.extend(rejected)
-        stored_ids = [entry_id for entry_id, _ in events]
+        suspects = await self._often_delivered(events) if redelivered and events else set()
+        dead.extend(await self._store([item for item in events if item[0] not in suspects]))
+        dead.extend(await self._store_each([item for item in events if item[0] in suspects]))
+        dead_ids = {letter.entry_id for letter in dead}
+        stored_ids = [entry_id for entry_id, _ in events if entry_id not in dead_ids]
         await self._acknowledge(stored_ids + vanished, dead)
         self.statistics.batches += 1
         return len(entries)
 
-    async def _split_by_deliveries(
-        self, events: list[tuple[bytes, RatingEvent]], entries: Sequence[StreamEntry]
-    ) -> tuple[list[tuple[bytes, RatingEvent]], list[DeadLetter]]:
+    async def _often_delivered(self, events: list[tuple[bytes, RatingEvent]]) -> set[bytes]:
+        """Entries delivered more than max_deliveries times.
+
+        Redis counts every delivery, including those after an outage or a restart, so a
+        high count alone proves nothing: such entries are stored one by one, and only
+        a failure then sends one to the dead letters.
+        """
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry_id, _ in events:
                 pipe.xpending_range(keys.STREAM, keys.FLUSHER_GROUP, entry_id, entry_id, 1)
             replies = await pipe.execute()
-        payloads = dict(entries)
-        keep: list[tuple[bytes, RatingEvent]] = []
-        dead: list[DeadLetter] = []
-        for (entry_id, event), reply in zip(events, replies, strict=True):
-            deliveries = int(reply[0]["times_delivered"]) if reply else 1
-            if deliveries > self._max_deliveries:
-                reason = f"delivered {deliveries} times without being stored"
-                dead.append(DeadLetter(entry_id, payloads[entry_id].get(b"e", b""), reason))
-            else:
-                keep.append((entry_id, event))
-        return keep, dead
+        return {
+            entry_id
+            for (entry_id, _), reply in zip(events, replies, strict=True)
+            if reply and int(reply[0]["times_delivered"]) > self._max_deliveries
+        }
 
     async def _store(self, events: list[tuple[bytes, RatingEvent]]) -> list[DeadLetter]:
-        """Store in one transaction; isolate rows the database refuses. Returns those."""
+        """Store in one transaction; if the batch is refused, store row by row."""
         if not events:
             return []
-        ratings = [to_stored(event) for _, event in events]
         while True:
             try:
+                ratings = [to_stored(event) for _, event in events]
                 new_rows = await self._storage.store(ratings)
                 self.statistics.stored += new_rows
                 self.statistics.duplicates += len(ratings) - new_rows
                 return []
             except StorageUnavailable as error:
                 await self._wait_for_storage(error)
-            except RecordRejected:
-                break
-        # One row spoils the batch: store row by row so the others still go in.
-        rejected: list[DeadLetter] = []
-        for (entry_id, event), rating in zip(events, ratings, strict=True):
+            except Exception:  # one row spoils the batch: find it, keep the others
+                return await self._store_each(events)
+
+    async def _store_each(self, events: list[tuple[bytes, RatingEvent]]) -> list[DeadLetter]:
+        """Store row by row; a row that fails for any reason but an outage is refused."""
+        refused: list[DeadLetter] = []
+        for entry_id, event in events:
             while True:
                 try:
-                    self.statistics.stored += await self._storage.store([rating])
+                    self.statistics.stored += await self._storage.store([to_stored(event)])
                     break
                 except StorageUnavailable as error:
                     await self._wait_for_storage(error)
-                except RecordRejected as error:
+                except Exception as error:
+                    if not isinstance(error, RecordRejected):
+                        logger.exception("flusher: unexpected error storing %s", entry_id)
                     payload = msgspec.json.encode(event)
-                    rejected.append(DeadLetter(entry_id, payload, f"storage refused it: {error}"))
+                    reason = f"storage refused it: {type(error).__name__}: {error}"
+                    refused.append(DeadLetter(entry_id, payload, reason))
                     break
-        return rejected
+        return refused
 
     async def _wait_for_storage(self, error: Exception) -> None:
         if self._stop.is_set():
@@ -303,8 +332,10 @@ class Flusher:
         groups = await self._redis.xinfo_groups(keys.STREAM)
         boundaries: list[tuple[int, int]] = []
         for group in groups:
-            if int(group["pending"]) > 0:
-                summary = await self._redis.xpending(keys.STREAM, group["name"])
+            # XPENDING after XINFO: another flusher may have acknowledged everything in
+            # between, and then there is no oldest pending entry ("min" is None).
+            summary = await self._redis.xpending(keys.STREAM, group["name"])
+            if summary["pending"] and summary["min"] is not None:
                 boundaries.append(_stream_id(summary["min"]))
             else:
                 milliseconds, sequence = _stream_id(group["last-delivered-id"])
@@ -316,6 +347,15 @@ class Flusher:
             await self._redis.xtrim(
                 keys.STREAM, minid=f"{milliseconds}-{sequence}", approximate=True
             )
+
+    async def forget_idle_consumers(
+        self, idle_milliseconds: int = _FORGET_CONSUMER_AFTER_MILLISECONDS
+    ) -> int:
+        """Delete consumers with nothing pending that have not polled for a day."""
+        removed = await self._forget_idle(
+            keys=[keys.STREAM], args=[keys.FLUSHER_GROUP, idle_milliseconds, self.consumer]
+        )
+        return int(removed)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -20,7 +20,7 @@ from enum import Enum
 _SIGNATURE_BYTES = 16
 _NONCE_BYTES = 12
 # A form issued by a collector whose clock runs a little ahead is still fine.
-_CLOCK_SKEW_SECONDS = 60
+CLOCK_SKEW_SECONDS = 60
 _CANONICAL_TIME = re.compile(r"[1-9][0-9]{0,11}")
 
 
@@ -75,6 +75,6 @@ class FormTokenSigner:
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise FormTokenError(TokenProblem.BAD_SIGNATURE)
         current = time.time() if now is None else now
-        if issued_at > current + _CLOCK_SKEW_SECONDS or current - issued_at > self._max_age:
+        if issued_at > current + CLOCK_SKEW_SECONDS or current - issued_at > self._max_age:
             raise FormTokenError(TokenProblem.EXPIRED)
         return FormToken(issued_at=issued_at, nonce=nonce)

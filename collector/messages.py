@@ -47,7 +47,7 @@ class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
     comment: Comment
     language: Language
     channel: Channel
-    received_at: int  # milliseconds since the Unix epoch, UTC
+    received_at: Annotated[int, msgspec.Meta(ge=0, lt=2**48)]  # ms since the epoch, UTC
     client_hash: str
     user_agent: Annotated[str, msgspec.Meta(max_length=USER_AGENT_MAXIMUM_CHARACTERS)] = ""
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TextIO
 import uvicorn
 
 from collector.app import create_app
+from collector.client_hash import forget_expired_salts_daily
 from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher
 from collector.redis_clients import flusher_client
@@ -87,14 +90,24 @@ def print_banner(settings: Settings, runtime: Runtime, out: TextIO) -> None:
     print(f"Collector listening on {public}", file=out, flush=True)
 
 
-async def _serve(settings: Settings, out: TextIO) -> None:
+def serve_consumer_name(settings: Settings) -> str:
+    """Stable across restarts of one `collector serve` (one per data directory and
+    host), so that on start it drains what it had read but not acknowledged."""
+    where = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
+    return f"serve-{socket.gethostname()}-{where}"
+
+
+async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
     runtime = await Runtime.open(settings)
     flusher_task: asyncio.Task[None] | None = None
     flusher: Flusher | None = None
+    forgetting: asyncio.Task[None] | None = None
     try:
         if settings.run_flusher:
-            flusher = _flusher(settings, runtime.storage)
+            flusher = _flusher(settings, runtime.storage, serve_consumer_name(settings))
             flusher_task = asyncio.create_task(flusher.run(), name="flusher")
+        if embedded:
+            forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         config = uvicorn.Config(
             create_app(runtime),
             host=settings.host,
@@ -103,6 +116,8 @@ async def _serve(settings: Settings, out: TextIO) -> None:
             http="httptools",
             lifespan="on",
             access_log=False,  # an access log would write client IP addresses
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             log_config=None,
             server_header=False,
             timeout_graceful_shutdown=10,
@@ -111,15 +126,20 @@ async def _serve(settings: Settings, out: TextIO) -> None:
         # Bind before saying "listening": a client that connects at once waits in the
         # backlog instead of being refused.
         listening = config.bind_socket()
+        listening.listen(config.backlog)  # bind_socket() binds but does not listen
         print_banner(settings, runtime, out)
         await server.serve(sockets=[listening])
     finally:
+        if forgetting is not None:
+            forgetting.cancel()
         if flusher is not None and flusher_task is not None:
             flusher.stop()
             try:
                 await asyncio.wait_for(flusher_task, _FLUSHER_STOP_TIMEOUT_SECONDS)
             except TimeoutError:
                 logger.error("flusher did not stop in time; its batch stays pending in Redis")
+            except Exception:
+                logger.exception("the flusher ended with an error; its batch stays pending")
             await flusher.close()
         await runtime.close()
 
@@ -139,12 +159,20 @@ def serve(settings: Settings, out: TextIO) -> None:
         url_file = settings.data_dir / _EMBEDDED_URL_FILE
         try:
             if not settings.redis_url:
-                embedded = EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_port)
+                embedded = EmbeddedRedis(
+                    settings.data_dir / "redis",
+                    settings.embedded_redis_port,
+                    appendfsync=settings.embedded_redis_appendfsync,
+                    password=settings.derived_key("embedded redis password"),
+                )
                 settings = replace(settings, redis_url=embedded.start())
-                url_file.write_text(settings.redis_url + "\n", encoding="ascii")
+                # For `collector flush` on the same data directory; it holds the password.
+                descriptor = os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                    handle.write(settings.redis_url + "\n")
             signal.signal(signal.SIGTERM, _ignore_signal)
             signal.signal(signal.SIGINT, _ignore_signal)
-            uvloop.run(_serve(settings, out))
+            uvloop.run(_serve(settings, out, embedded is not None))
         finally:
             if embedded is not None:
                 url_file.unlink(missing_ok=True)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from collector.auth import AnalystTokens
 from collector.buffer import RatingBuffer
 from collector.client_hash import ClientHasher
-from collector.form_token import FormTokenSigner
+from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import hot_path_client
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID, DEMO_TENANT_NAME, ServiceCatalog
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.translations import Catalogs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -45,6 +49,7 @@ class Runtime:
             await storage.ensure_service(DEMO_SERVICE)
         services = ServiceCatalog(await storage.list_services())
         redis = hot_path_client(settings.redis_url)
+        await _check_redis_version(redis)
         directory = widget_directory()
         return cls(
             settings=settings,
@@ -56,7 +61,9 @@ class Runtime:
             buffer=RatingBuffer(
                 redis,
                 rate_limit_per_minute=settings.rate_limit_per_minute,
-                nonce_ttl_seconds=settings.form_token_max_age_seconds,
+                # A token stays valid up to max_age after a time up to CLOCK_SKEW in
+                # the future; its nonce must be remembered at least that long.
+                nonce_ttl_seconds=settings.form_token_max_age_seconds + 2 * CLOCK_SKEW_SECONDS,
             ),
             pages=WidgetPages(Catalogs(directory / "translations"), directory),
             analyst_tokens=AnalystTokens(settings.secret),
@@ -65,3 +72,22 @@ class Runtime:
     async def close(self) -> None:
         await self.redis.aclose()
         await self.storage.close()
+
+
+# SET ... NX GET (the daily salt) needs Redis 7.0; Valkey reports 7.2.4 for compatibility.
+_MINIMUM_REDIS_VERSION = (7, 0)
+
+
+async def _check_redis_version(redis: Redis) -> None:
+    """Fail at start on a Redis too old for our commands; start anyway if it is down
+    (ratings then get the 503 page until it answers)."""
+    try:
+        version = str((await redis.info("server"))["redis_version"])
+    except (RedisError, OSError) as error:
+        logger.warning(
+            "Redis does not answer at start (%s); widget POSTs get 503 until it does", error
+        )
+        return
+    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if numbers < _MINIMUM_REDIS_VERSION:
+        raise RuntimeError(f"Redis {version} is too old: civic-feedback needs 7.0 or newer")

@@ -277,10 +277,10 @@ async def _read_form_body(headers: dict[bytes, bytes], receive: Receive) -> byte
         message = await receive()
         if message["type"] != "http.request":
             raise ClientDisconnected
-        chunk = message["body"]
+        chunk = message.get("body", b"")  # both keys are optional in ASGI
         size += len(chunk)
         if size > MAXIMUM_BODY_BYTES:
             raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")
         chunks.append(chunk)
-        if not message["more_body"]:
+        if not message.get("more_body", False):
             return b"".join(chunks)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
 import httpx
 from redis.asyncio import Redis
 
+from collector import keys
 from collector.app import create_app
+from collector.ids import new_rating_id
+from collector.messages import EVENT_ENCODER, RatingEvent
 from collector.runtime import Runtime
 
 # The ASGI signature httpx's ASGITransport is typed with.
@@ -61,3 +66,42 @@ def asgi_transport(
     """httpx's in-process transport over the collector's real app."""
     app = cast(_HttpxApp, create_app(runtime))
     return httpx.ASGITransport(app=app, client=client)
+
+
+def event(stars: int = 4, comment: str = "", user_agent: str = "") -> RatingEvent:
+    return RatingEvent(
+        id=new_rating_id(),
+        service="demo-passport",
+        rating=stars,
+        comment=comment,
+        language="en",
+        channel="web",
+        received_at=int(time.time() * 1000),
+        client_hash="ab" * 12,
+        user_agent=user_agent,
+    )
+
+
+async def add(runtime: Runtime, *events: RatingEvent) -> None:
+    for item in events:
+        await runtime.redis.xadd(keys.STREAM, {"e": EVENT_ENCODER.encode(item)})
+
+
+async def pending(runtime: Runtime) -> int:
+    summary = await runtime.redis.xpending(keys.STREAM, keys.FLUSHER_GROUP)
+    return int(summary["pending"])
+
+
+async def dead_letters(runtime: Runtime) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in await stream_entries(runtime.redis, keys.DEAD_LETTERS)]
+
+
+async def rows(runtime: Runtime) -> int:
+    return await runtime.storage.count_ratings()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)

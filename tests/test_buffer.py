@@ -78,3 +78,21 @@ async def test_unreachable_redis_raises_service_unavailable() -> None:
     with pytest.raises(ServiceUnavailable, match="did not answer"):
         await buffer.submit(event(), "n")
     await client.aclose()
+
+
+async def test_failed_xadd_does_not_use_up_the_form(buffer: RatingBuffer, runtime: Runtime) -> None:
+    await runtime.redis.set(keys.STREAM, "not a stream")  # XADD now fails with WRONGTYPE
+    with pytest.raises(ServiceUnavailable, match="WRONGTYPE"):
+        await buffer.submit(event(), "n")
+    assert not await runtime.redis.exists(keys.form_nonce("demo-passport", "n"))
+    await runtime.redis.delete(keys.STREAM)
+    assert (await buffer.submit(event(), "n")).outcome is Outcome.ACCEPTED
+
+
+async def test_nonce_outlives_the_latest_valid_use_of_its_token(runtime: Runtime) -> None:
+    # A token issued up to 60 s "in the future" stays valid 60 s past max_age.
+    token = runtime.signer.issue("demo-passport")
+    nonce = runtime.signer.verify("demo-passport", token).nonce
+    await runtime.buffer.submit(event(), nonce)
+    ttl = await runtime.redis.pttl(keys.form_nonce("demo-passport", nonce))
+    assert ttl > (runtime.settings.form_token_max_age_seconds + 60) * 1000

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from collector.embedded_redis import EmbeddedRedis, server_binary
@@ -85,3 +86,18 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
         assert process_alive(child)
         parent.kill()
     assert wait_until_gone(child), "valkey-server outlived its killed parent"
+
+
+def test_password_and_fsync_always(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path, password="p" * 40)
+    server.start()
+    try:
+        with (
+            redis.Redis(port=server.port) as anonymous,
+            pytest.raises(redis.AuthenticationError),
+        ):
+            anonymous.ping()
+        with redis.Redis.from_url(server.url) as client:
+            assert client.config_get("appendfsync") == {"appendfsync": "always"}
+    finally:
+        server.stop()

@@ -50,6 +50,15 @@ PARSED = [
     ("batch-size", "FLUSH_BATCH_SIZE", "250", "flush_batch_size", 250),
     ("max-deliveries", "FLUSH_MAX_DELIVERIES", "3", "flush_max_deliveries", 3),
     ("claim-idle", "FLUSH_CLAIM_IDLE_SECONDS", "90", "flush_claim_idle_seconds", 90),
+    ("block", "FLUSH_BLOCK_MILLISECONDS", "5000", "flush_block_milliseconds", 5000),
+    ("fsync", "COLLECTOR_REDIS_APPENDFSYNC", "everysec", "embedded_redis_appendfsync", "everysec"),
+    (
+        "proxies",
+        "COLLECTOR_FORWARDED_ALLOW_IPS",
+        "10.0.0.0/8",
+        "forwarded_allow_ips",
+        "10.0.0.0/8",
+    ),
     ("public-url", "COLLECTOR_PUBLIC_URL", "https://x.gov", "public_url", "https://x.gov"),
     ("embedded-redis", "COLLECTOR_EMBEDDED_REDIS_PORT", "6390", "embedded_redis_port", 6390),
 ]
@@ -72,6 +81,8 @@ REFUSED = [
     ("batch-too-big", "FLUSH_BATCH_SIZE", "10001", "must be between 1 and 10000"),
     ("deliveries-0", "FLUSH_MAX_DELIVERIES", "0", "must be between 1 and 1000"),
     ("claim-idle-fraction", "FLUSH_CLAIM_IDLE_SECONDS", "1.5", f"{NOT_AN_INTEGER} '1.5'"),
+    ("fsync-no", "COLLECTOR_REDIS_APPENDFSYNC", "no", "must be one of always, everysec"),
+    ("block-zero", "FLUSH_BLOCK_MILLISECONDS", "0", "must be between 10 and 60000"),
 ]
 
 
@@ -195,3 +206,12 @@ def test_effective_database_url_prefers_the_configured_one(tmp_path: Path) -> No
 def test_effective_public_url(host: str, port: int, public_url: str, expected: str) -> None:
     settings = Settings(host=host, port=port, public_url=public_url)
     assert settings.effective_public_url == expected
+
+
+def test_derived_keys_differ_by_purpose_and_need_a_secret() -> None:
+    settings = Settings(secret="s" * 40)
+    assert settings.derived_key("a") == settings.derived_key("a")
+    assert settings.derived_key("a") != settings.derived_key("b")
+    assert settings.derived_key("a") != Settings(secret="t" * 40).derived_key("a")
+    with pytest.raises(SettingsError, match="no secret"):
+        Settings().derived_key("a")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from collector import keys
+from collector.app import create_app
 from collector.embedded_redis import EmbeddedRedis
 from collector.runtime import Runtime
 from collector.settings import Settings
@@ -283,3 +284,28 @@ async def test_redis_down_gives_503_and_never_thanks(
             assert await stream_length(runtime) == 1
     finally:
         await runtime.close()
+
+
+async def test_asgi_messages_without_optional_keys(runtime: Runtime) -> None:
+    """ASGI makes `body` and `more_body` optional; a server may leave them out."""
+    token = runtime.signer.issue("demo-passport")
+    body = f"token={token}&rating=4".encode()
+    messages: list[dict[str, object]] = [{"type": "http.request", "body": body}]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/w/demo-passport",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("192.0.2.1", 1),
+    }
+    await create_app(runtime)(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 303

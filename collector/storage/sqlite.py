@@ -71,10 +71,27 @@ def _utc_day(milliseconds: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(milliseconds / 1000))
 
 
+# Result codes that mean "this data is refused"; every other failure (locked, full,
+# read-only, corrupt, not a database, closed) means "storage cannot work now": the
+# flusher then keeps the batch pending and retries, instead of dead-lettering ratings.
+_DATA_REFUSED_CODES = frozenset(
+    {
+        sqlite3.SQLITE_CONSTRAINT,
+        sqlite3.SQLITE_MISMATCH,
+        sqlite3.SQLITE_TOOBIG,
+        sqlite3.SQLITE_RANGE,
+    }
+)
+
+
 def _classify(error: sqlite3.Error) -> Exception:
-    if isinstance(error, sqlite3.OperationalError):
-        return StorageUnavailable(f"SQLite: {error}")
-    return RecordRejected(f"SQLite: {error}")
+    code = getattr(error, "sqlite_errorcode", None)
+    primary_code = code & 0xFF if isinstance(code, int) else None
+    if primary_code in _DATA_REFUSED_CODES or isinstance(
+        error, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError
+    ):
+        return RecordRejected(f"SQLite: {error}")
+    return StorageUnavailable(f"SQLite: {error}")
 
 
 class SqliteStorage:
@@ -105,6 +122,9 @@ class SqliteStorage:
                 return work(self._connection(role))
             except sqlite3.Error as error:
                 raise _classify(error) from error
+            except (OverflowError, ValueError, TypeError) as error:
+                # The driver could not bind a value (e.g. an integer over 64 bits).
+                raise RecordRejected(f"SQLite cannot store a value: {error}") from error
 
         return await asyncio.get_running_loop().run_in_executor(executor, call)
 
