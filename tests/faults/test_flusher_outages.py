@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from collector import keys
@@ -34,35 +35,26 @@ def flusher_on(runtime: Runtime, storage: SqliteStorage, consumer: str, **option
     )
 
 
+def pending_is(runtime: Runtime, expected: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await pending(runtime) == expected
+
+    return check
+
+
 async def test_storage_outage_keeps_the_backlog_then_drains_it(runtime: Runtime) -> None:
-    path = sqlite_path(runtime.settings.effective_database_url)
-    storage = SqliteStorage(path, busy_timeout_milliseconds=50)
-    flusher = Flusher(
-        flusher_client(runtime.settings.redis_url, 50),
-        storage,
-        consumer="outage",
-        block_milliseconds=50,
-    )
+    storage, blocker = locked_storage(runtime)
+    flusher = flusher_on(runtime, storage, "outage")
     await flusher.ensure_group()
     await add(runtime, event(5), event(4))
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
     task = asyncio.create_task(flusher.run())
     try:
-
-        async def read_but_not_stored() -> bool:
-            return await pending(runtime) == 2
-
-        await eventually(read_but_not_stored)
+        await eventually(pending_is(runtime, 2))  # read, not stored
         await asyncio.sleep(0.3)  # several failed attempts while the database is locked
         assert await pending(runtime) == 2
         blocker.execute("ROLLBACK")
-
-        async def drained() -> bool:
-            return await pending(runtime) == 0
-
-        await eventually(drained)
-        assert await runtime.storage.count_ratings() == 2
+        await eventually(pending_is(runtime, 0))
+        assert await rows(runtime) == 2
     finally:
         blocker.close()
         flusher.stop()
@@ -72,25 +64,13 @@ async def test_storage_outage_keeps_the_backlog_then_drains_it(runtime: Runtime)
 
 
 async def test_stop_during_outage_leaves_the_batch_pending(runtime: Runtime) -> None:
-    path = sqlite_path(runtime.settings.effective_database_url)
-    storage = SqliteStorage(path, busy_timeout_milliseconds=50)
-    flusher = Flusher(
-        flusher_client(runtime.settings.redis_url, 50),
-        storage,
-        consumer="stop",
-        block_milliseconds=50,
-    )
+    storage, blocker = locked_storage(runtime)
+    flusher = flusher_on(runtime, storage, "stop")
     await flusher.ensure_group()
     await add(runtime, event(5))
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
     task = asyncio.create_task(flusher.run())
-
-    async def read_but_not_stored() -> bool:
-        return await pending(runtime) == 1
-
     try:
-        await eventually(read_but_not_stored)
+        await eventually(pending_is(runtime, 1))
         flusher.stop()
         await asyncio.wait_for(task, 10)
     finally:
@@ -98,7 +78,7 @@ async def test_stop_during_outage_leaves_the_batch_pending(runtime: Runtime) -> 
         await flusher.close()
         await storage.close()
     assert await pending(runtime) == 1  # not acknowledged, so not lost
-    assert await runtime.storage.count_ratings() == 0
+    assert await rows(runtime) == 0
 
 
 async def test_restarts_during_an_outage_do_not_dead_letter_ratings(runtime: Runtime) -> None:
@@ -110,11 +90,7 @@ async def test_restarts_during_an_outage_do_not_dead_letter_ratings(runtime: Run
         flusher = flusher_on(runtime, storage, "restarted", max_deliveries=2)
         await flusher.ensure_group()
         task = asyncio.create_task(flusher.run())
-
-        async def all_read() -> bool:
-            return await pending(runtime) == 3
-
-        await eventually(all_read)
+        await eventually(pending_is(runtime, 3))
         await asyncio.sleep(0.1)
         flusher.stop()
         await asyncio.wait_for(task, 10)
@@ -140,11 +116,7 @@ async def test_a_corrupt_database_is_an_outage_not_bad_data(
     await flusher.ensure_group()
     await add(runtime, event(5), event(1))
     task = asyncio.create_task(flusher.run())
-
-    async def read_but_not_stored() -> bool:
-        return await pending(runtime) == 2
-
-    await eventually(read_but_not_stored)
+    await eventually(pending_is(runtime, 2))
     await asyncio.sleep(0.3)
     flusher.stop()
     await asyncio.wait_for(task, 10)
@@ -181,11 +153,7 @@ async def test_an_unopenable_database_is_retried_then_flushed(
     await flusher.ensure_group()
     await add(runtime, event(5))
     task = asyncio.create_task(flusher.run())
-
-    async def read_but_not_stored() -> bool:
-        return await pending(runtime) == 1
-
-    await eventually(read_but_not_stored)
+    await eventually(pending_is(runtime, 1))
     await asyncio.sleep(0.2)
     assert not task.done()  # alive, retrying; nothing dead-lettered
     flusher.stop()
