@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format clean
+.PHONY: help run test lint format screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: $(VENV)/.installed-dev ## ruff (format check and lint) and mypy
 
 test: lint ## lint, then the whole test suite against real servers
 	$(BIN)/pytest
+
+screenshots: $(VENV)/.installed-dev ## PNG of every widget layout x language x state in screenshots/
+	$(BIN)/python -m tests.e2e.screenshots screenshots
 
 format: $(VENV)/.installed-dev ## reformat and fix what ruff can
 	$(BIN)/ruff format .

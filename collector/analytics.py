@@ -69,4 +69,5 @@ async def service_summary(
         csat=round((stars[3] + stars[4]) / figures.count, 4) if figures.count else None,
         stars=StarCounts(*stars),
         newest_rating_at=_iso_utc(figures.newest_received_at),
+        answers=figures.answers,
     )

@@ -99,6 +99,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         signer=runtime.signer,
         hasher=runtime.hasher,
         buffer=runtime.buffer,
+        public_url=runtime.settings.effective_public_url,
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

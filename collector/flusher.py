@@ -93,6 +93,7 @@ def to_stored(event: RatingEvent) -> StoredRating:
         os_family=device.os_family,
         browser_family=device.browser_family,
         is_bot=device.is_bot,
+        answers={str(question): value for question, value in event.answers.items()},
     )
 
 

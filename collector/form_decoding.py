@@ -16,10 +16,12 @@ import msgspec
 
 from collector.errors import BadRequest
 from collector.messages import COMMENT_MAXIMUM_CHARACTERS, RatingForm
+from collector.questions import QUESTIONS, answer_field
 
-# Our form has six fields; a body with many more was not sent by it.
+# Our form has at most 14 fields (7 fixed, 7 questions); a body with many more was not
+# sent by it.
 _MAXIMUM_FIELDS = 16
-_CITIZEN_FIELDS = ("rating", "comment", "website")
+_CITIZEN_FIELDS = ("rating", "comment", "website", *(answer_field(q) for q in QUESTIONS))
 _ALLOWED_CONTROLS = frozenset("\n\t")
 
 
@@ -77,6 +79,10 @@ def _citizen_problems(fields: dict[str, str]) -> dict[str, str]:
         problems["comment"] = "comment_invalid_characters"
     elif len(comment) > COMMENT_MAXIMUM_CHARACTERS:
         problems["comment"] = "comment_too_long"
+    for question, options in QUESTIONS.items():
+        answer = fields.get(answer_field(question), "")
+        if answer and answer not in options:
+            problems[answer_field(question)] = "answer_invalid"
     if fields.get("website", ""):
         problems["website"] = "honeypot_filled"
     return problems
@@ -90,8 +96,8 @@ def decode_rating_form(body: bytes) -> RatingForm:
     problems = _citizen_problems(fields)
     if problems:
         values = {name: fields.get(name, "") for name in _CITIZEN_FIELDS}
-        values["lang"] = fields.get("lang", "")
-        values["channel"] = fields.get("channel", "")
+        for hidden in ("lang", "channel", "layout"):
+            values[hidden] = fields.get(hidden, "")
         raise FormProblems(problems, values)
     try:
         return msgspec.convert(fields, RatingForm, strict=False)

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from collector.questions import QuestionId
+
 # The widget's textarea says 1,000 characters; the limit is counted after Unicode
 # normalisation (NFC), so "é" typed as e + combining accent counts as one.
 COMMENT_MAXIMUM_CHARACTERS = 1000
@@ -21,6 +23,9 @@ Comment = Annotated[str, msgspec.Meta(max_length=COMMENT_MAXIMUM_CHARACTERS)]
 Language = Literal["en", "ru", "hy", "ky", "uz", "kk"]
 Channel = Literal["web", "kiosk", "qr", "link"]
 ServiceSlug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+AnswerValue = Annotated[str, msgspec.Meta(max_length=16)]
+Answers = dict[QuestionId, AnswerValue]
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ru", "hy", "ky", "uz", "kk")
 CHANNELS: tuple[str, ...] = ("web", "kiosk", "qr", "link")
@@ -36,6 +41,28 @@ class RatingForm(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     channel: Channel = "web"
     # The honeypot: hidden from people, filled in by naive bots.
     website: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    layout: Literal["compact", "full", "page"] = "full"
+    # One optional radio group per built-in question (collector/questions.py).
+    q_duration: AnswerValue = ""
+    q_resolved: AnswerValue = ""
+    q_easy: AnswerValue = ""
+    q_efficient: AnswerValue = ""
+    q_transparent: AnswerValue = ""
+    q_staff_helpful: AnswerValue = ""
+    q_trust: AnswerValue = ""
+
+    def answers(self) -> Answers:
+        """The questions answered, by question id."""
+        given: Answers = {
+            "duration": self.q_duration,
+            "resolved": self.q_resolved,
+            "easy": self.q_easy,
+            "efficient": self.q_efficient,
+            "transparent": self.q_transparent,
+            "staff_helpful": self.q_staff_helpful,
+            "trust": self.q_trust,
+        }
+        return {question: value for question, value in given.items() if value}
 
 
 class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +77,7 @@ class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
     received_at: Annotated[int, msgspec.Meta(ge=0, lt=2**48)]  # ms since the epoch, UTC
     client_hash: str
     user_agent: Annotated[str, msgspec.Meta(max_length=USER_AGENT_MAXIMUM_CHARACTERS)] = ""
+    answers: Answers = {}
 
 
 class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +95,7 @@ class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
     os_family: str
     browser_family: str
     is_bot: bool
+    answers: dict[str, str] = {}
 
 
 class StarCounts(msgspec.Struct, frozen=True):
@@ -88,6 +117,8 @@ class ServiceSummary(msgspec.Struct, frozen=True, kw_only=True):
     csat: float | None  # share of 4 and 5 star ratings, 0..1
     stars: StarCounts
     newest_rating_at: str | None
+    # Closed questions: count per answer value, by question id.
+    answers: dict[str, dict[str, int]] = {}
 
 
 class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):

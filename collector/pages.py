@@ -1,7 +1,9 @@
 """Widget pages: templates compiled once at start-up, rendered to bytes.
 
-The blank form, the page a citizen sees most, is rendered once per service, language
-and channel around a placeholder; a request only splices in its fresh form token.
+The blank form, the page a citizen sees most, is rendered once per service, language,
+layout and channel around a placeholder; a request only splices in its fresh form token.
+Each page inlines its CSS (base, layout, and the service's validated theme), and the
+Content-Security-Policy allows exactly that stylesheet by its hash.
 """
 
 from __future__ import annotations
@@ -9,16 +11,47 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from collector.services import Service
+from collector.questions import QUESTIONS, answer_field
+from collector.services import LAYOUTS, Service, Theme
 from collector.translations import Catalogs
 
 _TOKEN_PLACEHOLDER = "\x00form-token\x00"  # noqa: S105 (a marker, not a secret)
 _ANCHORS = {"rating": "r1", "comment": "comment", "website": "website"}
 _EMPTY_VALUES: Mapping[str, str] = {"rating": "", "comment": "", "website": ""}
+_FONT_STACKS = {
+    "system": 'system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif',
+    "serif": 'Georgia,"Noto Serif","Times New Roman",serif',
+    "rounded": '"Nunito","Segoe UI Rounded",ui-rounded,system-ui,sans-serif',
+}
+ENDONYMS = {
+    "en": "English",
+    "ru": "Русский",
+    "hy": "Հայերեն",
+    "ky": "Кыргызча",
+    "uz": "O\u02bbzbekcha",  # U+02BB, the Uzbek letter after O
+    "kk": "Қазақша",
+}
+# Fixed widget heights, so a portal sizes its iframe without script. The tallest
+# content measured in Chromium at 320 px wide, over all six languages and every state
+# (empty, error, filled, thank-you), with the tallest questions ("duration" wraps
+# most): compact 117 px; full 393, 562, 659 and 719 px for 0 to 3 questions.
+# tests/e2e/test_widget_browser.py fails if any state overflows.
+COMPACT_HEIGHT = 120
+FULL_HEIGHT_BY_QUESTIONS = (440, 580, 680, 740)
+
+
+def widget_height(service: Service, layout: str) -> int | None:
+    """The iframe height for a layout, in CSS pixels (None: a standalone page)."""
+    if layout == "compact":
+        return COMPACT_HEIGHT
+    if layout == "full":
+        return FULL_HEIGHT_BY_QUESTIONS[len(service.config.questions)]
+    return None
 
 
 def widget_directory() -> Path:
@@ -28,6 +61,19 @@ def widget_directory() -> Path:
         if (candidate / "templates").is_dir():
             return candidate
     raise RuntimeError("widget templates not found next to the collector package")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    body: bytes
+    style_source: str  # for the CSP's style-src: 'sha256-...'
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    field: str
+    text: str
+    options: tuple[tuple[str, str], ...]
 
 
 class WidgetPages:
@@ -42,67 +88,146 @@ class WidgetPages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._css = (directory / "widget.css").read_text(encoding="utf-8").strip()
-        digest = hashlib.sha256(self._css.encode()).digest()
-        self.style_source = f"'sha256-{base64.b64encode(digest).decode()}'"
+        css = directory / "css"
+        base = (css / "base.css").read_text(encoding="utf-8").strip()
+        self._layout_css = {
+            layout: base + "\n" + (css / f"{layout}.css").read_text(encoding="utf-8").strip()
+            for layout in LAYOUTS
+        }
         self._form = self._environment.get_template("form.html")
         self._thanks = self._environment.get_template("thanks.html")
         self._message = self._environment.get_template("message.html")
-        self._blank_forms: dict[tuple[str, str, str], tuple[bytes, bytes]] = {}
-        self._thanks_pages: dict[tuple[str, str], bytes] = {}
+        self._styles: dict[tuple[str, str], tuple[str, str]] = {}
+        self._blank_forms: dict[tuple[str, str, str, str], tuple[bytes, bytes, str]] = {}
+        self._thanks_pages: dict[tuple[str, str, str, str], Page] = {}
 
-    def _common(self, language: str) -> dict[str, object]:
+    def _style(self, service: Service | None, layout: str) -> tuple[str, str]:
+        """The page's CSS and its CSP source, cached per service and layout."""
+        key = (service.slug if service else "", layout)
+        cached = self._styles.get(key)
+        if cached is None:
+            theme = service.config.theme if service else Theme()
+            height = widget_height(service, layout) if service else 440
+            variables = (
+                f":root{{--accent:{theme.accent};--radius:{theme.radius}px;"
+                f"--font:{_FONT_STACKS[theme.font]};--box:{height or 440}px}}"
+            )
+            css = variables + "\n" + self._layout_css[layout]
+            digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+            cached = self._styles[key] = (css, f"'sha256-{digest}'")
+        return cached
+
+    def _languages(self, service: Service | None) -> list[tuple[str, str]]:
+        offered = service.config.languages if service and service.config.languages else None
+        return [
+            (code, ENDONYMS.get(code, code))
+            for code in self.catalogs.languages
+            if offered is None or code in offered
+        ]
+
+    def _render(
+        self,
+        template: jinja2.Template,
+        service: Service | None,
+        language: str,
+        layout: str,
+        channel: str,
+        **context: object,
+    ) -> Page:
+        css, style_source = self._style(service, layout)
         messages = self.catalogs.messages(language)
-        return {
-            "lang": language,
-            "direction": "ltr",
-            "t": messages,
-            "css": self._css,
-            "title": messages["page_title"],
-        }
+        html = template.render(
+            lang=language,
+            direction="ltr",
+            t=messages,
+            css=css,
+            title=messages["page_title"],
+            layout=layout,
+            channel=channel,
+            languages=self._languages(service),
+            **context,
+        )
+        return Page(html.encode(), style_source)
+
+    def _questions(self, service: Service, language: str) -> list[Question]:
+        messages = self.catalogs.messages(language)
+        questions = []
+        for question in service.config.questions:
+            options = QUESTIONS[question]
+            labels = (
+                (value, messages[value])
+                if options[0] == "agree"
+                else (value, messages[f"q_{question}_{value}"])
+                for value in options
+            )
+            text = service.question_text(question, language) or messages[f"q_{question}"]
+            questions.append(Question(answer_field(question), text, tuple(labels)))
+        return questions
 
     def form(
         self,
         service: Service,
         language: str,
+        layout: str,
         channel: str,
         token: str,
         *,
         problems: Mapping[str, str] | None = None,
         values: Mapping[str, str] | None = None,
         notice: str | None = None,
-    ) -> bytes:
+    ) -> Page:
         """The rating form, with an error summary and the citizen's values when given."""
-        html = self._form.render(
-            self._common(language),
+        return self._render(
+            self._form,
+            service,
+            language,
+            layout,
+            channel,
             action=f"/w/{service.slug}",
-            service_name=service.name,
+            service_name=service.display_name(language),
+            questions=self._questions(service, language),
             token=token,
-            channel=channel,
             problems=problems or {},
             values=values or _EMPTY_VALUES,
             anchors=_ANCHORS,
             notice=notice,
         )
-        return html.encode()
 
-    def blank_form(self, service: Service, language: str, channel: str, token: str) -> bytes:
-        key = (service.slug, language, channel)
-        halves = self._blank_forms.get(key)
-        if halves is None:
-            before, after = self.form(service, language, channel, _TOKEN_PLACEHOLDER).split(
-                _TOKEN_PLACEHOLDER.encode()
-            )
-            halves = self._blank_forms[key] = (before, after)
-        return halves[0] + token.encode() + halves[1]
+    def blank_form(
+        self, service: Service, language: str, layout: str, channel: str, token: str
+    ) -> Page:
+        key = (service.slug, language, layout, channel)
+        cached = self._blank_forms.get(key)
+        if cached is None:
+            page = self.form(service, language, layout, channel, _TOKEN_PLACEHOLDER)
+            before, after = page.body.split(_TOKEN_PLACEHOLDER.encode())
+            cached = self._blank_forms[key] = (before, after, page.style_source)
+        return Page(cached[0] + token.encode() + cached[1], cached[2])
 
-    def thanks(self, service: Service, language: str) -> bytes:
-        key = (service.slug, language)
+    def thanks(self, service: Service, language: str, layout: str, channel: str) -> Page:
+        key = (service.slug, language, layout, channel)
         page = self._thanks_pages.get(key)
         if page is None:
-            page = self._thanks_pages[key] = self._thanks.render(self._common(language)).encode()
+            # In a service hall the next person rates on the same screen.
+            again = (
+                f"/w/{service.slug}?lang={language}&layout={layout}&channel={channel}"
+                if layout == "page" or channel == "kiosk"
+                else None
+            )
+            page = self._thanks_pages[key] = self._render(
+                self._thanks, service, language, layout, channel, again=again
+            )
         return page
 
-    def message(self, language: str, message: str, back: str | None = None) -> bytes:
+    def message(
+        self,
+        language: str,
+        message: str,
+        service: Service | None = None,
+        layout: str = "full",
+        back: str | None = None,
+    ) -> Page:
         """A page with a title and a sentence, e.g. for 404, 413 or 429."""
-        return self._message.render(self._common(language), message=message, back=back).encode()
+        return self._render(
+            self._message, service, language, layout, "web", message=message, back=back
+        )

@@ -1,4 +1,4 @@
-"""Services: what can be rated, and which tenant (agency) owns it.
+"""Services: what can be rated, which tenant (agency) owns it, and how its widget looks.
 
 The hot path looks services up in memory; the catalog is loaded from storage at
 start-up, so a request never waits on SQL to learn whether a service exists.
@@ -6,10 +6,71 @@ start-up, so a request never waits on SQL to learn whether a service exists.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Annotated, Literal, cast
+
 import msgspec
+
+from collector.messages import Language
+from collector.questions import MAXIMUM_QUESTIONS_PER_SERVICE, QuestionId
 
 DEMO_TENANT_ID = "demo"
 DEMO_TENANT_NAME = "Demo agency"
+
+Layout = Literal["compact", "full", "page"]
+LAYOUTS: tuple[str, ...] = ("compact", "full", "page")
+FontStack = Literal["system", "serif", "rounded"]
+# Minimum contrast of white button text on the accent colour (WCAG 2.2 AA, 1.4.3).
+MINIMUM_ACCENT_CONTRAST = 4.5
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    def channel(value: int) -> float:
+        scaled = value / 255
+        return scaled / 12.92 if scaled <= 0.03928 else ((scaled + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+
+
+def contrast_with_white(hex_colour: str) -> float:
+    return 1.05 / (_relative_luminance(hex_colour) + 0.05)
+
+
+class Theme(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Only these validated values reach the widget's CSS: no CSS injection."""
+
+    accent: Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#0b57d0"
+    radius: Annotated[int, msgspec.Meta(ge=0, le=24)] = 4
+    font: FontStack = "system"
+
+    def __post_init__(self) -> None:
+        contrast = contrast_with_white(self.accent)
+        if contrast < MINIMUM_ACCENT_CONTRAST:
+            raise ValueError(
+                f"accent {self.accent} has contrast {contrast:.2f}:1 with white text; "
+                f"at least {MINIMUM_ACCENT_CONTRAST}:1 is needed"
+            )
+
+
+class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How a service's widget looks and what it asks; new fields get defaults."""
+
+    names: dict[Language, Annotated[str, msgspec.Meta(min_length=1, max_length=120)]] = {}
+    # Languages offered; empty means every language with a catalog.
+    languages: tuple[Language, ...] = ()
+    questions: Annotated[
+        tuple[QuestionId, ...], msgspec.Meta(max_length=MAXIMUM_QUESTIONS_PER_SERVICE)
+    ] = ()
+    question_texts: dict[
+        Language, dict[QuestionId, Annotated[str, msgspec.Meta(min_length=1, max_length=200)]]
+    ] = {}
+    layout: Layout = "full"
+    theme: Theme = Theme()
+
+    def __post_init__(self) -> None:
+        if len(set(self.questions)) != len(self.questions):
+            raise ValueError("a question is listed twice")
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):
@@ -17,13 +78,36 @@ class Service(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     name: str
     default_language: str = "en"
+    config: ServiceConfig = ServiceConfig()
 
+    def display_name(self, language: str) -> str:
+        names = cast("Mapping[str, str]", self.config.names)
+        return names.get(language, self.name)
+
+    def question_text(self, question: str, language: str) -> str | None:
+        texts = cast("Mapping[str, Mapping[str, str]]", self.config.question_texts)
+        return texts.get(language, {}).get(question)
+
+
+CONFIG_ENCODER = msgspec.json.Encoder()
+CONFIG_DECODER = msgspec.json.Decoder(ServiceConfig)
 
 DEMO_SERVICE = Service(
     slug="demo-passport",
     tenant_id=DEMO_TENANT_ID,
     name="Passport renewal (demo)",
     default_language="en",
+    config=ServiceConfig(
+        names={
+            "en": "Passport renewal (demo)",
+            "ru": "Замена паспорта (демо)",
+            "hy": "Անձնագրի փոխարինում (դեմո)",
+            "ky": "Паспортту алмаштыруу (демо)",
+            "uz": "Pasportni almashtirish (demo)",
+            "kk": "Төлқұжатты ауыстыру (демо)",
+        },
+        questions=("resolved", "duration"),
+    ),
 )
 
 

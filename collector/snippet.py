@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from html import escape
 
+from collector.pages import widget_height
 from collector.services import Service
 
-# The widget's fixed box height (widget/widget.css, .box), so no script is needed to
-# size the frame. Measured in Chromium: the longest state (Russian, two errors in the
-# summary, 320 px wide) is 432 px tall; the blank English form is 283 px.
-WIDGET_HEIGHT_PIXELS = 440
+
+def widget_url(public_url: str, service: Service, layout: str | None = None) -> str:
+    url = f"{public_url}/w/{service.slug}"
+    return f"{url}?layout={layout}" if layout and layout != service.config.layout else url
 
 
-def widget_url(public_url: str, service: Service) -> str:
-    return f"{public_url}/w/{service.slug}"
-
-
-def iframe_snippet(public_url: str, service: Service) -> str:
-    url = escape(widget_url(public_url, service), quote=True)
+def iframe_snippet(public_url: str, service: Service, layout: str | None = None) -> str:
+    """An iframe of the fixed height of the layout (the service's own by default), so
+    no script is needed to size it."""
+    chosen = layout or service.config.layout
+    url = escape(widget_url(public_url, service, layout), quote=True)
     title = escape(f"Rate: {service.name}", quote=True)
+    height = widget_height(service, chosen) or 740
     return (
-        f'<iframe src="{url}" title="{title}" width="100%" height="{WIDGET_HEIGHT_PIXELS}" '
+        f'<iframe src="{url}" title="{title}" width="100%" height="{height}" '
         'style="border:0;max-width:480px" loading="lazy" '
         'sandbox="allow-forms allow-same-origin"></iframe>'
     )

@@ -3,6 +3,7 @@
 GET /w/{service}          the rating form (pre-rendered, with a fresh form token)
 POST /w/{service}         decode, validate, one Redis round trip, 303 to the thank-you
 GET /w/{service}/thanks   the thank-you page
+GET /w/{service}/qr.svg   a QR code of the standalone page, for posters at counters
 
 Nothing here touches SQL, an ORM or template compilation. Every failure becomes a
 small, translated page with the right status; no response shows a stack trace.
@@ -10,12 +11,14 @@ small, translated page with the right status; no response shows a stack trace.
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+import segno
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
@@ -27,6 +30,7 @@ from litestar.types import (
 from collector.buffer import Outcome, RatingBuffer
 from collector.client_hash import ClientHasher
 from collector.errors import (
+    BadRequest,
     CollectorError,
     Forbidden,
     MethodNotAllowed,
@@ -40,12 +44,23 @@ from collector.form_decoding import FormProblems, decode_rating_form
 from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.ids import new_rating_id
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent
-from collector.pages import WidgetPages
-from collector.services import Service, ServiceCatalog
+from collector.pages import Page, WidgetPages
+from collector.questions import answer_field
+from collector.services import LAYOUTS, Service, ServiceCatalog
 
 logger = logging.getLogger(__name__)
 
 MAXIMUM_BODY_BYTES = 16 * 1024
+_SUBPAGES = ("thanks", "qr.svg")
+_COMMON_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_SVG_HEADERS = [
+    (b"content-type", b"image/svg+xml"),
+    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"),
+]
 _FORM_CONTENT_TYPE = b"application/x-www-form-urlencoded"
 
 Headers = list[tuple[bytes, bytes]]
@@ -76,26 +91,16 @@ class WidgetApp:
         signer: FormTokenSigner,
         hasher: ClientHasher,
         buffer: RatingBuffer,
+        public_url: str,
     ) -> None:
         self._services = services
         self._pages = pages
         self._signer = signer
         self._hasher = hasher
         self._buffer = buffer
-        self._security_headers: Headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"cache-control", b"no-store"),
-            (
-                b"content-security-policy",
-                (
-                    "default-src 'none'; "
-                    f"style-src {pages.style_source}; "
-                    "form-action 'self'; base-uri 'none'; frame-ancestors *"
-                ).encode(),
-            ),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-content-type-options", b"nosniff"),
-        ]
+        self._public_url = public_url
+        self._policies: dict[str, bytes] = {}
+        self._qr_codes: dict[str, bytes] = {}
 
     async def __call__(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -107,19 +112,18 @@ class WidgetApp:
         except ClientDisconnected:
             return
         except CollectorError as error:
-            body = self._pages.message(language, error.page_message)
-            await self._respond(send, scope, error.status_code, body)
+            page = self._pages.message(language, error.page_message)
+            await self._respond(send, scope, error.status_code, page)
         except Exception:
             logger.exception("unexpected error in the widget")
-            body = self._pages.message(language, "error_generic")
-            await self._respond(send, scope, 500, body)
+            await self._respond(send, scope, 500, self._pages.message(language, "error_generic"))
 
     async def _route(
         self, scope: HTTPScope, headers: dict[bytes, bytes], receive: Receive, send: Send
     ) -> None:
         parts = scope["path"].strip("/").split("/")
-        # parts[0] == "w"; then the service slug; then optionally "thanks".
-        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "thanks"):
+        # parts[0] == "w"; then the service slug; then optionally "thanks" or "qr.svg".
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in _SUBPAGES):
             raise NotFound("no such page")
         service = self._services.get(parts[1])
         if service is None:
@@ -133,10 +137,14 @@ class WidgetApp:
             headers=headers,
             client_address=client[0] if client else "unknown",
         )
-        if request.subpage == "thanks":
+        if request.subpage:
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("use GET")
-            page = self._pages.thanks(service, self._language(request))
+            if request.subpage == "qr.svg":
+                await self._send(send, scope, 200, self._qr_code(service), _SVG_HEADERS)
+                return
+            layout, channel = self._presentation(request)
+            page = self._pages.thanks(service, self._language(request), layout, channel)
             await self._respond(send, scope, 200, page)
         elif request.method in ("GET", "HEAD"):
             await self._show_form(request, scope, send)
@@ -152,12 +160,32 @@ class WidgetApp:
             request.service.default_language,
         )
 
+    def _presentation(self, request: Request) -> tuple[str, str]:
+        """Layout (the `layout` parameter, else the service's) and channel."""
+        layout = request.query.get("layout", "")
+        if layout not in LAYOUTS:
+            layout = request.service.config.layout
+        # A standalone page is reached by a link unless the portal says otherwise.
+        channel = request.query.get("channel", "link" if layout == "page" else "web")
+        return layout, channel if channel in CHANNELS else "web"
+
+    def _qr_code(self, service: Service) -> bytes:
+        code = self._qr_codes.get(service.slug)
+        if code is None:
+            target = f"{self._public_url}/w/{service.slug}?layout=page&channel=qr"
+            svg = io.BytesIO()
+            segno.make(target, error="m").save(
+                svg, kind="svg", scale=8, border=4, xmldecl=False, title=service.name
+            )
+            code = self._qr_codes[service.slug] = svg.getvalue()
+        return code
+
     async def _show_form(self, request: Request, scope: HTTPScope, send: Send) -> None:
-        channel = request.query.get("channel", "web")
-        if channel not in CHANNELS:
-            channel = "web"
+        layout, channel = self._presentation(request)
         token = self._signer.issue(request.service.slug)
-        page = self._pages.blank_form(request.service, self._language(request), channel, token)
+        page = self._pages.blank_form(
+            request.service, self._language(request), layout, channel, token
+        )
         await self._respond(send, scope, 200, page)
 
     async def _submit(
@@ -169,10 +197,12 @@ class WidgetApp:
             form = decode_rating_form(body)
         except FormProblems as problems:
             language = self._language(request, problems.values.get("lang"))
-            channel = problems.values.get("channel") or "web"
+            channel = problems.values.get("channel", "")
+            layout = problems.values.get("layout", "")
             page = self._pages.form(
                 service,
                 language,
+                layout if layout in LAYOUTS else service.config.layout,
                 channel if channel in CHANNELS else "web",
                 self._signer.issue(service.slug),
                 problems=problems.problems,
@@ -180,8 +210,13 @@ class WidgetApp:
             )
             await self._respond(send, scope, 422, page)
             return
+        answers = form.answers()
+        unasked = sorted(set(answers) - set(service.config.questions))
+        if unasked:
+            raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])
         language = self._language(request, form.lang)
         values = {"rating": str(form.rating), "comment": form.comment, "website": ""}
+        values.update({answer_field(question): value for question, value in answers.items()})
         try:
             token = self._signer.verify(service.slug, form.token)
         except FormTokenError as error:
@@ -190,6 +225,7 @@ class WidgetApp:
             page = self._pages.form(
                 service,
                 language,
+                form.layout,
                 form.channel,
                 self._signer.issue(service.slug),
                 values=values,
@@ -209,6 +245,7 @@ class WidgetApp:
                 received_at=time.time_ns() // 1_000_000,
                 client_hash=await self._hasher.hash(request.client_address),
                 user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
+                answers=answers,
             )
             result = await self._buffer.submit(event, token.nonce)
         except ServiceUnavailable as error:
@@ -216,16 +253,49 @@ class WidgetApp:
             # The same token again: if the rating did reach Redis after all, sending
             # it again shows the thank-you page and stores nothing twice.
             page = self._pages.form(
-                service, language, form.channel, form.token, values=values, notice="error_not_saved"
+                service,
+                language,
+                form.layout,
+                form.channel,
+                form.token,
+                values=values,
+                notice="error_not_saved",
             )
             await self._respond(send, scope, 503, page, [(b"retry-after", b"5")])
             return
         if result.outcome is Outcome.RATE_LIMITED:
             raise TooManyRequests("rate limit reached")
-        location = f"/w/{service.slug}/thanks?lang={language}".encode()
-        await self._respond(send, scope, 303, b"", [(b"location", location)])
+        location = (
+            f"/w/{service.slug}/thanks?lang={language}&layout={form.layout}&channel={form.channel}"
+        )
+        await self._send(send, scope, 303, b"", [(b"location", location.encode())])
+
+    def _policy(self, style_source: str) -> bytes:
+        policy = self._policies.get(style_source)
+        if policy is None:
+            policy = self._policies[style_source] = (
+                "default-src 'none'; "
+                f"style-src {style_source}; "
+                "form-action 'self'; base-uri 'none'; frame-ancestors *"
+            ).encode()
+        return policy
 
     async def _respond(
+        self,
+        send: Send,
+        scope: HTTPScope,
+        status: int,
+        page: Page,
+        extra_headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-security-policy", self._policy(page.style_source)),
+            *extra_headers,
+        ]
+        await self._send(send, scope, status, page.body, headers)
+
+    async def _send(
         self,
         send: Send,
         scope: HTTPScope,
@@ -233,7 +303,7 @@ class WidgetApp:
         body: bytes,
         extra_headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
-        headers = [*self._security_headers, *extra_headers]
+        headers = [*_COMMON_HEADERS, *extra_headers]
         headers.append((b"content-length", str(len(body)).encode()))
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",

@@ -46,6 +46,7 @@ async def test_render_submit_flush_then_the_summary_shows_it(
         "mean": 3.2,
         "csat": 0.6,
         "stars": {"one": 1, "two": 1, "three": 0, "four": 2, "five": 1},
+        "answers": {},
     }
     assert newest.startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
     assert newest.endswith("Z")

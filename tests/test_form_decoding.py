@@ -9,6 +9,7 @@ import pytest
 from collector.errors import BadRequest
 from collector.form_decoding import FormProblems, decode_rating_form, normalise_comment
 from collector.messages import RatingForm
+from collector.questions import QUESTIONS
 
 BASE = "token=t0k&rating=4"
 ACUTE_E = "e\u0301"  # 'e' + COMBINING ACUTE ACCENT: one character after NFC
@@ -97,7 +98,15 @@ def test_valid_bodies(raw: bytes, expected: RatingForm) -> None:
     assert decode_rating_form(raw) == expected
 
 
-EMPTY_VALUES = {"rating": "", "comment": "", "website": "", "lang": "", "channel": ""}
+EMPTY_VALUES = {
+    "rating": "",
+    "comment": "",
+    "website": "",
+    "lang": "",
+    "channel": "",
+    "layout": "",
+    **{f"q_{question}": "" for question in QUESTIONS},
+}
 
 
 @pytest.mark.parametrize(

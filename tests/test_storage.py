@@ -123,4 +123,4 @@ async def test_sqlite_is_durable_and_in_wal_mode(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("SELECT count(*) FROM ratings").fetchone() == (1,)
         versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
-        assert versions == [(1,)]
+        assert versions == [(1,), (2,)]

@@ -95,7 +95,7 @@ async def test_valid_rating_is_buffered_then_redirected_to_thanks(
         client, {"token": token, "rating": "5", "comment": "Fast", "lang": "ru"}
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/w/demo-passport/thanks?lang=ru"
+    assert response.headers["location"] == "/w/demo-passport/thanks?lang=ru&layout=full&channel=web"
     assert await stream_length(runtime) == 1
     thanks = await client.get(response.headers["location"])
     assert thanks.status_code == 200

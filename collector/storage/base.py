@@ -6,7 +6,7 @@ One shared test suite runs over every backend (tests/test_storage.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -31,6 +31,7 @@ class SummaryFigures:
     count: int
     stars: tuple[int, int, int, int, int]
     newest_received_at: int | None  # milliseconds since the epoch
+    answers: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Storage(Protocol):

@@ -18,8 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
+
 from collector.messages import StoredRating
-from collector.services import Service
+from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service
 from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
@@ -29,9 +31,10 @@ from collector.storage.base import (
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MILLISECONDS = 10_000
+ANSWERS_ENCODER = msgspec.json.Encoder()
 _RATING_COLUMNS = (
     "id, service, rating, comment, language, channel, received_at, client_hash, "
-    "device_class, os_family, browser_family, is_bot"
+    "device_class, os_family, browser_family, is_bot, answers"
 )
 # The batch being stored, per connection: set-based SQL then inserts only the ratings
 # not stored yet and adds exactly those to the rollups.
@@ -39,7 +42,7 @@ _CREATE_INCOMING = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
     id TEXT PRIMARY KEY, service TEXT, rating INTEGER, comment TEXT, language TEXT,
     channel TEXT, received_at INTEGER, client_hash TEXT, device_class TEXT,
-    os_family TEXT, browser_family TEXT, is_bot INTEGER, day TEXT
+    os_family TEXT, browser_family TEXT, is_bot INTEGER, answers TEXT, day TEXT
 )
 """
 _UPSERT_ROLLUPS = """
@@ -59,6 +62,15 @@ ON CONFLICT (service, day, device_class, language, channel, is_bot) DO UPDATE SE
     stars_5 = stars_5 + excluded.stars_5,
     comments = comments + excluded.comments,
     newest_received_at = max(newest_received_at, excluded.newest_received_at)
+"""
+_UPSERT_ANSWER_ROLLUPS = """
+INSERT INTO main.daily_answer_rollups (service, day, question, answer, ratings)
+SELECT incoming.service, incoming.day, answer.key, answer.value, count(*)
+FROM temp.incoming AS incoming, json_each(incoming.answers) AS answer
+WHERE true
+GROUP BY incoming.service, incoming.day, answer.key, answer.value
+ON CONFLICT (service, day, question, answer) DO UPDATE SET
+    ratings = ratings + excluded.ratings
 """
 
 
@@ -148,6 +160,7 @@ class SqliteStorage:
                 r.os_family,
                 r.browser_family,
                 int(r.is_bot),
+                ANSWERS_ENCODER.encode(r.answers).decode(),
                 _utc_day(r.received_at),
             )
             for r in ratings
@@ -170,7 +183,17 @@ class SqliteStorage:
                    WHERE service = ? AND is_bot = 0 AND day BETWEEN ? AND ?""",
                 (service, first, last),
             ).fetchone()
-            return SummaryFigures(count=row[0], stars=tuple(row[1:6]), newest_received_at=row[6])
+            answers: dict[str, dict[str, int]] = {}
+            for question, answer, count in connection.execute(
+                """SELECT question, answer, sum(ratings) FROM daily_answer_rollups
+                   WHERE service = ? AND day BETWEEN ? AND ?
+                   GROUP BY question, answer ORDER BY question, answer""",
+                (service, first, last),
+            ):
+                answers.setdefault(question, {})[answer] = int(count)
+            return SummaryFigures(
+                count=row[0], stars=tuple(row[1:6]), newest_received_at=row[6], answers=answers
+            )
 
         return await self._run("reader", query)
 
@@ -189,13 +212,15 @@ class SqliteStorage:
         await self._run("writer", lambda connection: connection.execute(sql, parameters))
 
     async def ensure_service(self, service: Service) -> None:
-        sql = """INSERT INTO services (slug, tenant_id, name, default_language, created_at)
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+        sql = """INSERT INTO services
+                     (slug, tenant_id, name, default_language, config, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
         parameters = (
             service.slug,
             service.tenant_id,
             service.name,
             service.default_language,
+            CONFIG_ENCODER.encode(service.config).decode(),
             int(time.time()),
         )
         await self._run("writer", lambda connection: connection.execute(sql, parameters))
@@ -203,10 +228,16 @@ class SqliteStorage:
     async def list_services(self) -> list[Service]:
         def query(connection: sqlite3.Connection) -> list[Service]:
             rows = connection.execute(
-                "SELECT slug, tenant_id, name, default_language FROM services ORDER BY slug"
+                "SELECT slug, tenant_id, name, default_language, config FROM services ORDER BY slug"
             ).fetchall()
             return [
-                Service(slug=row[0], tenant_id=row[1], name=row[2], default_language=row[3])
+                Service(
+                    slug=row[0],
+                    tenant_id=row[1],
+                    name=row[2],
+                    default_language=row[3],
+                    config=CONFIG_DECODER.decode(row[4]),
+                )
                 for row in rows
             ]
 
@@ -243,6 +274,7 @@ def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
             (int(time.time() * 1000),),
         )
         connection.execute(_UPSERT_ROLLUPS)
+        connection.execute(_UPSERT_ANSWER_ROLLUPS)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
