@@ -232,3 +232,19 @@ def test_works_with_css_off(browser: Browser, server: ServeProcess) -> None:
         assert "/thanks" in page.url
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize(("service", "layout"), LAYOUT_VIEWS)
+def test_axe_finds_no_violations_in_dark_mode(
+    browser: Browser, server: ServeProcess, service: str, layout: str, state: str
+) -> None:
+    context = browser.new_context(color_scheme="dark", viewport=NARROW)
+    page = context.new_page()
+    try:
+        open_state(page, server.url, View(service, layout, "ru", state))
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 18, 18)"  # the dark palette is in use
+        assert axe_violations(page) == []
+    finally:
+        context.close()
