@@ -1,8 +1,9 @@
-"""The `collector` command: serve, flush, token."""
+"""The `collector` command: serve, flush, snippet, token."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,10 @@ from dataclasses import replace
 
 from collector import __version__
 from collector.auth import AnalystTokens
+from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError
+from collector.snippet import iframe_snippet
+from collector.storage import open_storage
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="overrides COLLECTOR_PORT")
 
     commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
+
+    snippet = commands.add_parser("snippet", help="print the iframe snippet of a service")
+    snippet.add_argument("service", help="the service's slug, e.g. demo-passport")
+    snippet.add_argument("--layout", choices=LAYOUTS, help="default: the service's own")
 
     token = commands.add_parser("token", help="print an analyst token for a tenant")
     token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
@@ -58,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.serve(settings, sys.stdout)
         elif arguments.command == "flush":
             runner.flush(settings)
+        elif arguments.command == "snippet":
+            return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":
             tokens = AnalystTokens(settings.with_secret().secret)
             lifetime = max(1, arguments.days) * 86400
@@ -65,6 +75,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, SettingsError) as error:  # start-up problems, said plainly
         print(f"collector: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _print_snippet(settings: Settings, slug: str, layout: str | None) -> int:
+    async def find() -> Service | None:
+        storage = open_storage(settings.effective_database_url)
+        try:
+            await storage.migrate()
+            return next((s for s in await storage.list_services() if s.slug == slug), None)
+        finally:
+            await storage.close()
+
+    service = asyncio.run(find())
+    if service is None:
+        print(
+            f"collector: no service {slug!r} in {settings.effective_database_url}", file=sys.stderr
+        )
+        return 1
+    print(iframe_snippet(settings.effective_public_url, service, layout))
     return 0
 
 

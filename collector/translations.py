@@ -7,7 +7,7 @@ citizen never sees a raw message key.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 REFERENCE_LANGUAGE = "en"
@@ -35,12 +35,23 @@ class Catalogs:
     def messages(self, language: str) -> Mapping[str, str]:
         return self._messages.get(language) or self._messages[REFERENCE_LANGUAGE]
 
-    def choose(self, requested: str | None, accept_language: str | None, default: str) -> str:
-        """The `lang` parameter, then Accept-Language, then the service's default."""
-        if requested in self._messages:
+    def choose(
+        self,
+        requested: str | None,
+        accept_language: str | None,
+        default: str,
+        offered: Collection[str] = (),
+    ) -> str:
+        """The `lang` parameter, then Accept-Language, then the service's default;
+        only languages with a catalog and, if `offered` is given, among those."""
+
+        def usable(language: str) -> bool:
+            return language in self._messages and (not offered or language in offered)
+
+        if requested is not None and usable(requested):
             return requested
         for candidate in _accepted_languages(accept_language or ""):
-            if candidate in self._messages:
+            if usable(candidate):
                 return candidate
         return default if default in self._messages else REFERENCE_LANGUAGE
 

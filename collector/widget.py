@@ -104,19 +104,21 @@ class WidgetApp:
 
     async def __call__(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
-        language = self._pages.catalogs.choose(
-            _query(scope).get("lang"), _header_text(headers, b"accept-language"), "en"
-        )
         try:
             await self._route(scope, headers, receive, send)
         except ClientDisconnected:
             return
         except CollectorError as error:
-            page = self._pages.message(language, error.page_message)
+            page = self._pages.message(self._error_language(scope, headers), error.page_message)
             await self._respond(send, scope, error.status_code, page)
         except Exception:
             logger.exception("unexpected error in the widget")
-            await self._respond(send, scope, 500, self._pages.message(language, "error_generic"))
+            page = self._pages.message(self._error_language(scope, headers), "error_generic")
+            await self._respond(send, scope, 500, page)
+
+    def _error_language(self, scope: HTTPScope, headers: dict[bytes, bytes]) -> str:
+        accept = _header_text(headers, b"accept-language")
+        return self._pages.catalogs.choose(_query(scope).get("lang"), accept, "en")
 
     async def _route(
         self, scope: HTTPScope, headers: dict[bytes, bytes], receive: Receive, send: Send
@@ -154,10 +156,12 @@ class WidgetApp:
             raise MethodNotAllowed("use GET or POST")
 
     def _language(self, request: Request, requested: str | None = None) -> str:
+        """Among the service's languages: `lang`, then Accept-Language, then its default."""
         return self._pages.catalogs.choose(
             requested or request.query.get("lang"),
             _header_text(request.headers, b"accept-language"),
             request.service.default_language,
+            offered=request.service.config.languages,
         )
 
     def _presentation(self, request: Request) -> tuple[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,3 +30,36 @@ def test_one_collector_per_data_directory(tmp_path: Path) -> None:
         pass
     with data_directory_lock(tmp_path):  # released again
         pass
+
+
+def run_cli(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COLLECTOR_")},
+        "COLLECTOR_DATA_DIR": str(data_dir),
+        "COLLECTOR_PUBLIC_URL": "https://feedback.example.gov",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "collector.cli", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_snippet_command_uses_the_layout_height(tmp_path: Path) -> None:
+    # The demo service (two questions) exists once `collector serve` ran; seed it here.
+    from tests.e2e.browser import seed_services
+
+    seed_services(tmp_path)
+    full = run_cli(tmp_path, "snippet", "q2")
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.startswith('<iframe src="https://feedback.example.gov/w/q2"')
+    assert 'height="680"' in full.stdout
+    compact = run_cli(tmp_path, "snippet", "q2", "--layout", "compact")
+    assert 'src="https://feedback.example.gov/w/q2?layout=compact"' in compact.stdout
+    assert 'height="120"' in compact.stdout
+    missing = run_cli(tmp_path, "snippet", "nothing")
+    assert missing.returncode == 1
+    assert "no service 'nothing'" in missing.stderr

@@ -166,3 +166,23 @@ async def test_each_theme_has_its_own_style_hash(
     second = (await client.get("/w/demo-passport")).headers["content-security-policy"]
     compact = (await client.get("/w/permits?layout=compact")).headers["content-security-policy"]
     assert len({first, second, compact}) == 3
+
+
+async def test_only_the_services_languages_are_offered(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    kazakh_and_russian = Service(
+        slug="kk-ru",
+        tenant_id="demo",
+        name="Salyq",
+        default_language="kk",
+        config=ServiceConfig(languages=("kk", "ru")),
+    )
+    await runtime.storage.ensure_service(kazakh_and_russian)
+    runtime.services.replace(await runtime.storage.list_services())
+    assert '<html lang="kk"' in (await client.get("/w/kk-ru?lang=en")).text
+    russian = await client.get("/w/kk-ru", headers={"accept-language": "en, ru;q=0.8"})
+    assert '<html lang="ru"' in russian.text
+    page = (await client.get("/w/kk-ru?layout=page")).text
+    assert "English" not in page
+    assert 'hreflang="ru"' in page
