@@ -21,7 +21,6 @@ from collector.services import LAYOUTS, Service, Theme
 from collector.translations import Catalogs
 
 _TOKEN_PLACEHOLDER = "\x00form-token\x00"  # noqa: S105 (a marker, not a secret)
-_ANCHORS = {"rating": "r1", "comment": "comment", "website": "website"}
 _EMPTY_VALUES: Mapping[str, str] = {"rating": "", "comment": "", "website": ""}
 _FONT_STACKS = {
     "system": 'system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif',
@@ -177,6 +176,17 @@ class WidgetPages:
         notice: str | None = None,
     ) -> Page:
         """The rating form, with an error summary and the citizen's values when given."""
+        questions = self._questions(service, language) if layout != "compact" else []
+        # The summary lists problems in page order and links only to fields on the page.
+        anchors = {"rating": "r1"}
+        if layout != "compact":
+            anchors["comment"] = "comment"
+            anchors.update({question.field: f"{question.field}-0" for question in questions})
+        order = ["rating", *(question.field for question in questions), "comment", "website"]
+        ordered = sorted(
+            (problems or {}).items(),
+            key=lambda item: order.index(item[0]) if item[0] in order else len(order),
+        )
         return self._render(
             self._form,
             service,
@@ -185,11 +195,12 @@ class WidgetPages:
             channel,
             action=f"/w/{service.slug}",
             service_name=service.display_name(language),
-            questions=self._questions(service, language),
+            questions=questions,
             token=token,
-            problems=problems or {},
+            problems=dict(problems or {}),
+            problem_list=ordered,
             values=values or _EMPTY_VALUES,
-            anchors=_ANCHORS,
+            anchors=anchors,
             notice=notice,
         )
 

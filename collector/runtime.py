@@ -46,7 +46,7 @@ class Runtime:
         await storage.migrate()
         if settings.create_demo:
             await storage.ensure_tenant(DEMO_TENANT_ID, DEMO_TENANT_NAME)
-            await storage.ensure_service(DEMO_SERVICE)
+            await storage.save_service(DEMO_SERVICE)
         services = ServiceCatalog(await storage.list_services())
         redis = hot_path_client(settings.redis_url)
         await _check_redis_version(redis)

@@ -53,7 +53,9 @@ class Catalogs:
         for candidate in _accepted_languages(accept_language or ""):
             if usable(candidate):
                 return candidate
-        return default if default in self._messages else REFERENCE_LANGUAGE
+        if usable(default):
+            return default
+        return next((language for language in offered if usable(language)), REFERENCE_LANGUAGE)
 
 
 def _accepted_languages(header: str) -> list[str]:

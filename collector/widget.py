@@ -45,7 +45,7 @@ from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.ids import new_rating_id
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent
 from collector.pages import Page, WidgetPages
-from collector.questions import answer_field
+from collector.questions import QUESTIONS, answer_field
 from collector.services import LAYOUTS, Service, ServiceCatalog
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class WidgetApp:
         elif request.method in ("GET", "HEAD"):
             await self._show_form(request, scope, send)
         elif request.method == "POST":
-            await self._submit(request, scope, receive, send)
+            await self._submit_with_error_pages(request, scope, receive, send)
         else:
             raise MethodNotAllowed("use GET or POST")
 
@@ -192,14 +192,40 @@ class WidgetApp:
         )
         await self._respond(send, scope, 200, page)
 
-    async def _submit(
+    async def _submit_with_error_pages(
         self, request: Request, scope: HTTPScope, receive: Receive, send: Send
     ) -> None:
+        """Refusals are shown in the form's language, layout and theme, with a way back."""
+        layout, channel = self._presentation(request)
+        language = self._language(request)
+        try:
+            body = await _read_form_body(request.headers, receive)
+            hints = _presentation_hints(body)
+            language = self._language(request, hints.get("lang"))
+            layout = hints["layout"] if hints.get("layout") in LAYOUTS else layout
+            channel = hints["channel"] if hints.get("channel") in CHANNELS else channel
+            await self._submit(request, scope, send, body)
+        except CollectorError as error:
+            slug = request.service.slug
+            back = f"/w/{slug}?lang={language}&layout={layout}&channel={channel}"
+            page = self._pages.message(
+                language, error.page_message, request.service, layout, back=back
+            )
+            await self._respond(send, scope, error.status_code, page)
+
+    async def _submit(self, request: Request, scope: HTTPScope, send: Send, body: bytes) -> None:
         service = request.service
-        body = await _read_form_body(request.headers, receive)
         try:
             form = decode_rating_form(body)
         except FormProblems as problems:
+            unasked = [
+                question
+                for question in QUESTIONS
+                if problems.values.get(answer_field(question))
+                and question not in service.config.questions
+            ]
+            if unasked:
+                raise BadRequest(f"this service does not ask {', '.join(unasked)}") from None
             language = self._language(request, problems.values.get("lang"))
             channel = problems.values.get("channel", "")
             layout = problems.values.get("layout", "")
@@ -331,6 +357,16 @@ def _query(scope: HTTPScope) -> dict[str, str]:
         return dict(parse_qsl(raw.decode("latin-1"), max_num_fields=10))
     except ValueError:
         return {}
+
+
+def _presentation_hints(body: bytes) -> dict[str, str]:
+    """lang, layout and channel from a body, leniently: an error page for a form that
+    cannot be decoded is still shown in its language and layout."""
+    try:
+        pairs = parse_qsl(body.decode("ascii"), errors="replace", max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {name: value for name, value in pairs if name in ("lang", "layout", "channel")}
 
 
 def _header_text(headers: dict[bytes, bytes], name: bytes) -> str | None:

@@ -99,7 +99,7 @@ async def test_another_tenants_service_is_not_found(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     await runtime.storage.ensure_tenant("other", "Other agency")
-    await runtime.storage.ensure_service(Service(slug="other-svc", tenant_id="other", name="X"))
+    await runtime.storage.save_service(Service(slug="other-svc", tenant_id="other", name="X"))
     runtime.services.replace(await runtime.storage.list_services())
     demo_token = runtime.analyst_tokens.issue("demo")
     foreign = await client.get("/api/v1/services/other-svc/summary", headers=bearer(demo_token))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.messages import StoredRating
-from collector.services import Service
+from collector.services import Service, ServiceConfig
 from collector.storage import RecordRejected, Storage, open_storage
 
 DAY_ONE = 1_767_225_600_000  # 2026-01-01T00:00:00Z in milliseconds
@@ -108,8 +108,8 @@ async def test_migrate_twice_is_harmless(storage: Storage) -> None:
 async def test_tenants_and_services_are_created_once(storage: Storage) -> None:
     await storage.ensure_tenant("t1", "Agency")
     service = Service(slug="permits", tenant_id="t1", name="Permits", default_language="ru")
-    await storage.ensure_service(service)
-    await storage.ensure_service(service)
+    await storage.save_service(service)
+    await storage.save_service(service)
     assert await storage.list_services() == [service]
 
 
@@ -124,3 +124,26 @@ async def test_sqlite_is_durable_and_in_wal_mode(tmp_path: Path) -> None:
         assert connection.execute("SELECT count(*) FROM ratings").fetchone() == (1,)
         versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
         assert versions == [(1,), (2,)]
+
+
+async def test_bots_answers_are_not_counted(storage: Storage) -> None:
+    await storage.store(
+        [
+            rating(1, answers={"resolved": "yes"}),
+            rating(2, answers={"resolved": "no"}, is_bot=True, device_class="bot"),
+        ]
+    )
+    assert (await storage.summary("svc", None, None)).answers == {"resolved": {"yes": 1}}
+
+
+async def test_saving_a_service_again_updates_it(storage: Storage) -> None:
+    await storage.ensure_tenant("t1", "Agency")
+    await storage.save_service(Service(slug="permits", tenant_id="t1", name="Permits"))
+    changed = Service(
+        slug="permits",
+        tenant_id="t1",
+        name="Building permits",
+        config=ServiceConfig(questions=("resolved",), layout="compact"),
+    )
+    await storage.save_service(changed)
+    assert await storage.list_services() == [changed]

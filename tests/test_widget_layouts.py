@@ -33,7 +33,7 @@ THREE_QUESTIONS = Service(
 
 @pytest.fixture
 async def permits(runtime: Runtime) -> Service:
-    await runtime.storage.ensure_service(THREE_QUESTIONS)
+    await runtime.storage.save_service(THREE_QUESTIONS)
     runtime.services.replace(await runtime.storage.list_services())
     return THREE_QUESTIONS
 
@@ -178,7 +178,7 @@ async def test_only_the_services_languages_are_offered(
         default_language="kk",
         config=ServiceConfig(languages=("kk", "ru")),
     )
-    await runtime.storage.ensure_service(kazakh_and_russian)
+    await runtime.storage.save_service(kazakh_and_russian)
     runtime.services.replace(await runtime.storage.list_services())
     assert '<html lang="kk"' in (await client.get("/w/kk-ru?lang=en")).text
     russian = await client.get("/w/kk-ru", headers={"accept-language": "en, ru;q=0.8"})
@@ -186,3 +186,43 @@ async def test_only_the_services_languages_are_offered(
     page = (await client.get("/w/kk-ru?layout=page")).text
     assert "English" not in page
     assert 'hreflang="ru"' in page
+    # A default language the service does not offer yields to one it does.
+    await runtime.storage.save_service(
+        Service(
+            slug="ru-kk", tenant_id="demo", name="S", config=ServiceConfig(languages=("ru", "kk"))
+        )
+    )
+    runtime.services.replace(await runtime.storage.list_services())
+    assert '<html lang="ru"' in (await client.get("/w/ru-kk?lang=en")).text
+
+
+async def test_refusals_keep_the_forms_language_layout_and_a_way_back(
+    client: httpx.AsyncClient, permits: Service
+) -> None:
+    response = await post_rating(
+        client,
+        {"token": "forged", "rating": "4", "lang": "ru", "layout": "compact", "channel": "kiosk"},
+        "permits",
+    )
+    assert response.status_code == 403
+    assert '<html lang="ru"' in response.text
+    assert '<body class="compact">' in response.text
+    assert 'href="/w/permits?lang=ru&amp;layout=compact&amp;channel=kiosk"' in response.text
+    assert "Вернуться к форме оценки" in response.text
+
+
+async def test_summary_links_only_to_fields_on_the_page(
+    client: httpx.AsyncClient, permits: Service
+) -> None:
+    token = await fresh_token(client, "permits")
+    fields = {"token": token, "layout": "compact", "comment": "x" * 1001, "q_resolved": "maybe"}
+    html = (await post_rating(client, fields, "permits")).text
+    links = re.findall(r'<li><a href="#([^"]+)">', html)
+    assert links == ["r1"]  # the rating; the comment and question are not in compact
+    assert "longer than 1,000 characters" in html
+
+
+async def test_a_bad_answer_to_an_unasked_question_is_a_400(client: httpx.AsyncClient) -> None:
+    token = await fresh_token(client)
+    response = await post_rating(client, {"token": token, "q_trust": "maybe"})
+    assert response.status_code == 400

@@ -55,7 +55,8 @@ class Storage(Protocol):
 
     async def ensure_tenant(self, tenant_id: str, name: str) -> None: ...
 
-    async def ensure_service(self, service: Service) -> None: ...
+    async def save_service(self, service: Service) -> None:
+        """Create the service, or replace its name, language and configuration."""
 
     async def list_services(self) -> list[Service]: ...
 

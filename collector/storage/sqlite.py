@@ -67,7 +67,7 @@ _UPSERT_ANSWER_ROLLUPS = """
 INSERT INTO main.daily_answer_rollups (service, day, question, answer, ratings)
 SELECT incoming.service, incoming.day, answer.key, answer.value, count(*)
 FROM temp.incoming AS incoming, json_each(incoming.answers) AS answer
-WHERE true
+WHERE incoming.is_bot = 0  -- like the summary's star counts
 GROUP BY incoming.service, incoming.day, answer.key, answer.value
 ON CONFLICT (service, day, question, answer) DO UPDATE SET
     ratings = ratings + excluded.ratings
@@ -211,10 +211,13 @@ class SqliteStorage:
         parameters = (tenant_id, name, int(time.time()))
         await self._run("writer", lambda connection: connection.execute(sql, parameters))
 
-    async def ensure_service(self, service: Service) -> None:
+    async def save_service(self, service: Service) -> None:
         sql = """INSERT INTO services
                      (slug, tenant_id, name, default_language, config, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (slug) DO UPDATE SET tenant_id = excluded.tenant_id,
+                     name = excluded.name, default_language = excluded.default_language,
+                     config = excluded.config"""
         parameters = (
             service.slug,
             service.tenant_id,

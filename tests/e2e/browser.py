@@ -56,7 +56,7 @@ def seed_services(data_dir: Path) -> None:
         await storage.migrate()
         await storage.ensure_tenant("demo", "Demo agency")
         for service in SERVICES:
-            await storage.ensure_service(service)
+            await storage.save_service(service)
         await storage.close()
 
     data_dir.mkdir(parents=True, exist_ok=True)

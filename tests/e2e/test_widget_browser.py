@@ -248,3 +248,22 @@ def test_axe_finds_no_violations_in_dark_mode(
         assert axe_violations(page) == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_refusal_fits_the_compact_frame(
+    browser: Browser, server: ServeProcess, language: str
+) -> None:
+    context, page = new_page(browser, {"width": 320, "height": COMPACT_HEIGHT})
+    try:
+        page.goto(f"{server.url}/w/q3?layout=compact&lang={language}")
+        page.locator("#r4").check()
+        page.locator('input[name="token"]').evaluate("e => e.value = 'forged'")
+        with page.expect_navigation():
+            page.locator("button[type=submit]").click()
+        assert page.locator("html").get_attribute("lang") == language
+        scroll, client = box_heights(page)
+        assert scroll <= client == COMPACT_HEIGHT, f"{scroll - client}px overflow"
+        assert page.locator("a").count() == 1  # back to the form
+    finally:
+        context.close()
