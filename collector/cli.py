@@ -1,4 +1,4 @@
-"""The `collector` command: serve, flush, snippet, token."""
+"""The `collector` command: serve, flush, tenant, service, snippet, token."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from collector import __version__
+from collector import __version__, service_commands
 from collector.auth import AnalystTokens
 from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     snippet = commands.add_parser("snippet", help="print the iframe snippet of a service")
     snippet.add_argument("service", help="the service's slug, e.g. demo-passport")
     snippet.add_argument("--layout", choices=LAYOUTS, help="default: the service's own")
+
+    service_commands.add_parsers(commands)
 
     token = commands.add_parser("token", help="print an analyst token for a tenant")
     token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
@@ -66,13 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.serve(settings, sys.stdout)
         elif arguments.command == "flush":
             runner.flush(settings)
+        elif arguments.command in ("tenant", "service"):
+            return service_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "snippet":
             return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":
             tokens = AnalystTokens(settings.with_secret().secret)
             lifetime = max(1, arguments.days) * 86400
             print(tokens.issue(arguments.tenant, role=arguments.role, lifetime_seconds=lifetime))
-    except (RuntimeError, SettingsError) as error:  # start-up problems, said plainly
+    except (RuntimeError, SettingsError, service_commands.CommandError) as error:
+        # Start-up and command problems, said plainly.
         print(f"collector: {error}", file=sys.stderr)
         return 2
     return 0

@@ -100,6 +100,12 @@ class WidgetPages:
         self._blank_forms: dict[tuple[str, str, str, str], tuple[bytes, bytes, str]] = {}
         self._thanks_pages: dict[tuple[str, str, str, str], Page] = {}
 
+    def forget(self, slugs: set[str]) -> None:
+        """Drop the pages rendered for these services (their configuration changed)."""
+        self._styles = {k: v for k, v in self._styles.items() if k[0] not in slugs}
+        self._blank_forms = {k: v for k, v in self._blank_forms.items() if k[0] not in slugs}
+        self._thanks_pages = {k: v for k, v in self._thanks_pages.items() if k[0] not in slugs}
+
     def _style(self, service: Service | None, layout: str) -> tuple[str, str]:
         """The page's CSS and its CSP source, cached per service and layout."""
         key = (service.slug if service else "", layout)

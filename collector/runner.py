@@ -32,12 +32,13 @@ from collector.runtime import Runtime
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
 from collector.snippet import iframe_snippet, widget_url
-from collector.storage import Storage, open_storage
+from collector.storage import Storage, StorageError, open_storage
 
 logger = logging.getLogger(__name__)
 
 _EMBEDDED_URL_FILE = "redis.url"
 _FLUSHER_STOP_TIMEOUT_SECONDS = 60
+SERVICES_RELOAD_SECONDS = 5.0
 
 
 class DataDirectoryBusy(RuntimeError):
@@ -102,12 +103,14 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
     flusher_task: asyncio.Task[None] | None = None
     flusher: Flusher | None = None
     forgetting: asyncio.Task[None] | None = None
+    reloading: asyncio.Task[None] | None = None
     try:
         if settings.run_flusher:
             flusher = _flusher(settings, runtime.storage, serve_consumer_name(settings))
             flusher_task = asyncio.create_task(flusher.run(), name="flusher")
         if embedded:
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
+        reloading = asyncio.create_task(_reload_services_periodically(runtime))
         config = uvicorn.Config(
             create_app(runtime),
             host=settings.host,
@@ -130,8 +133,9 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
         print_banner(settings, runtime, out)
         await server.serve(sockets=[listening])
     finally:
-        if forgetting is not None:
-            forgetting.cancel()
+        for task in (reloading, forgetting):
+            if task is not None:
+                task.cancel()
         if flusher is not None and flusher_task is not None:
             flusher.stop()
             try:
@@ -142,6 +146,16 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
                 logger.exception("the flusher ended with an error; its batch stays pending")
             await flusher.close()
         await runtime.close()
+
+
+async def _reload_services_periodically(runtime: Runtime) -> None:
+    """`collector service add|update` writes to storage; serving processes follow."""
+    while True:
+        await asyncio.sleep(SERVICES_RELOAD_SECONDS)
+        try:
+            await runtime.reload_services()
+        except StorageError as error:
+            logger.warning("could not reload services: %s", error)
 
 
 def _ignore_signal(signal_number: int, frame: object) -> None:

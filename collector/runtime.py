@@ -14,7 +14,13 @@ from collector.client_hash import ClientHasher
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import hot_path_client
-from collector.services import DEMO_SERVICE, DEMO_TENANT_ID, DEMO_TENANT_NAME, ServiceCatalog
+from collector.services import (
+    DEMO_SERVICE,
+    DEMO_TENANT_ID,
+    DEMO_TENANT_NAME,
+    ServiceCatalog,
+    ServiceConfig,
+)
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.translations import Catalogs
@@ -45,8 +51,7 @@ class Runtime:
         storage = open_storage(settings.effective_database_url)
         await storage.migrate()
         if settings.create_demo:
-            await storage.ensure_tenant(DEMO_TENANT_ID, DEMO_TENANT_NAME)
-            await storage.save_service(DEMO_SERVICE)
+            await _ensure_demo(storage)
         services = ServiceCatalog(await storage.list_services())
         redis = hot_path_client(settings.redis_url)
         await _check_redis_version(redis)
@@ -69,9 +74,27 @@ class Runtime:
             analyst_tokens=AnalystTokens(settings.secret),
         )
 
+    async def reload_services(self) -> set[str]:
+        """Load services from storage again; pages of changed ones are re-rendered."""
+        changed = self.services.replace(await self.storage.list_services())
+        if changed:
+            self.pages.forget(changed)
+            logger.info("services changed: %s", ", ".join(sorted(changed)))
+        return changed
+
     async def close(self) -> None:
         await self.redis.aclose()
         await self.storage.close()
+
+
+async def _ensure_demo(storage: Storage) -> None:
+    """Create the demo service once; never undo what `collector service update` did.
+    A demo created before service configurations existed gets the demo configuration."""
+    existing = {service.slug: service for service in await storage.list_services()}
+    current = existing.get(DEMO_SERVICE.slug)
+    if current is None or current.config == ServiceConfig():
+        await storage.save_tenant(DEMO_TENANT_ID, DEMO_TENANT_NAME)
+        await storage.save_service(DEMO_SERVICE)
 
 
 # SET ... NX GET (the daily salt) needs Redis 7.0; Valkey reports 7.2.4 for compatibility.

@@ -120,8 +120,16 @@ class ServiceCatalog:
     def get(self, slug: str) -> Service | None:
         return self._services.get(slug)
 
-    def replace(self, services: list[Service]) -> None:
-        self._services = {service.slug: service for service in services}
+    def replace(self, services: list[Service]) -> set[str]:
+        """Swap in a new list; returns the slugs added, changed or removed."""
+        new = {service.slug: service for service in services}
+        changed = {
+            slug
+            for slug in new.keys() | self._services.keys()
+            if new.get(slug) != self._services.get(slug)
+        }
+        self._services = new
+        return changed
 
     def __len__(self) -> int:
         return len(self._services)

@@ -174,14 +174,15 @@ class WidgetApp:
         return layout, channel if channel in CHANNELS else "web"
 
     def _qr_code(self, service: Service) -> bytes:
-        code = self._qr_codes.get(service.slug)
+        key = f"{service.slug}\n{service.name}"
+        code = self._qr_codes.get(key)
         if code is None:
             target = f"{self._public_url}/w/{service.slug}?layout=page&channel=qr"
             svg = io.BytesIO()
             segno.make(target, error="m").save(
                 svg, kind="svg", scale=8, border=4, xmldecl=False, title=service.name
             )
-            code = self._qr_codes[service.slug] = svg.getvalue()
+            code = self._qr_codes[key] = svg.getvalue()
         return code
 
     async def _show_form(self, request: Request, scope: HTTPScope, send: Send) -> None:

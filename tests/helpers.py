@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -105,3 +109,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0
     while not await check():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)
+
+
+def run_cli(
+    data_dir: Path, *arguments: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `collector` command on a data directory."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COLLECTOR_")},
+        "COLLECTOR_DATA_DIR": str(data_dir),
+        "COLLECTOR_PUBLIC_URL": "https://feedback.example.gov",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "collector.cli", *arguments],
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -98,7 +98,7 @@ async def test_bad_periods_get_400_naming_the_field(
 async def test_another_tenants_service_is_not_found(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    await runtime.storage.ensure_tenant("other", "Other agency")
+    await runtime.storage.save_tenant("other", "Other agency")
     await runtime.storage.save_service(Service(slug="other-svc", tenant_id="other", name="X"))
     runtime.services.replace(await runtime.storage.list_services())
     demo_token = runtime.analyst_tokens.issue("demo")

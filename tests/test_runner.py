@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +9,7 @@ import pytest
 
 from collector.runner import DataDirectoryBusy, data_directory_lock, serve_consumer_name
 from collector.settings import Settings
+from tests.helpers import run_cli
 
 
 def test_serve_consumer_name_is_stable_per_data_directory(tmp_path: Path) -> None:
@@ -30,22 +28,6 @@ def test_one_collector_per_data_directory(tmp_path: Path) -> None:
         pass
     with data_directory_lock(tmp_path):  # released again
         pass
-
-
-def run_cli(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COLLECTOR_")},
-        "COLLECTOR_DATA_DIR": str(data_dir),
-        "COLLECTOR_PUBLIC_URL": "https://feedback.example.gov",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "collector.cli", *arguments],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_snippet_command_uses_the_layout_height(tmp_path: Path) -> None:

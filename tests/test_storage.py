@@ -106,7 +106,7 @@ async def test_migrate_twice_is_harmless(storage: Storage) -> None:
 
 
 async def test_tenants_and_services_are_created_once(storage: Storage) -> None:
-    await storage.ensure_tenant("t1", "Agency")
+    await storage.save_tenant("t1", "Agency")
     service = Service(slug="permits", tenant_id="t1", name="Permits", default_language="ru")
     await storage.save_service(service)
     await storage.save_service(service)
@@ -137,7 +137,7 @@ async def test_bots_answers_are_not_counted(storage: Storage) -> None:
 
 
 async def test_saving_a_service_again_updates_it(storage: Storage) -> None:
-    await storage.ensure_tenant("t1", "Agency")
+    await storage.save_tenant("t1", "Agency")
     await storage.save_service(Service(slug="permits", tenant_id="t1", name="Permits"))
     changed = Service(
         slug="permits",

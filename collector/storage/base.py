@@ -53,7 +53,8 @@ class Storage(Protocol):
     async def count_ratings(self, service: str | None = None) -> int:
         """Raw rows stored (for checks and tests; not for analytics)."""
 
-    async def ensure_tenant(self, tenant_id: str, name: str) -> None: ...
+    async def save_tenant(self, tenant_id: str, name: str) -> None:
+        """Create the tenant, or rename it."""
 
     async def save_service(self, service: Service) -> None:
         """Create the service, or replace its name, language and configuration."""

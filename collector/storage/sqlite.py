@@ -206,8 +206,11 @@ class SqliteStorage:
 
         return await self._run("reader", query)
 
-    async def ensure_tenant(self, tenant_id: str, name: str) -> None:
-        sql = "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    async def save_tenant(self, tenant_id: str, name: str) -> None:
+        sql = (
+            "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name"
+        )
         parameters = (tenant_id, name, int(time.time()))
         await self._run("writer", lambda connection: connection.execute(sql, parameters))
 

@@ -54,7 +54,7 @@ def seed_services(data_dir: Path) -> None:
     async def seed() -> None:
         storage = open_storage(f"sqlite:///{data_dir / 'collector.db'}")
         await storage.migrate()
-        await storage.ensure_tenant("demo", "Demo agency")
+        await storage.save_tenant("demo", "Demo agency")
         for service in SERVICES:
             await storage.save_service(service)
         await storage.close()

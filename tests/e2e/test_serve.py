@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import TOKEN_PATTERN, ServeProcess, embedded_server_pid
+from tests.helpers import run_cli
 from tests.test_embedded_redis import wait_until_gone
 
 CITIZEN_ADDRESS = "198.51.100.77"  # sent as X-Forwarded-For through a trusted local proxy
@@ -120,3 +121,30 @@ async def test_a_thousand_concurrent_citizens_make_a_thousand_rows(tmp_path: Pat
         assert per_star == [(star, 200) for star in range(1, 6)]
     finally:
         serve.kill()
+
+
+async def test_a_running_collector_follows_service_changes(serve: ServeProcess) -> None:
+    serve.start()
+    data_dir = serve.data_dir
+    async with httpx.AsyncClient(base_url=serve.url) as http:
+        assert (await http.get("/w/permits")).status_code == 404
+        assert run_cli(data_dir, "tenant", "add", "city", "--name", "City").returncode == 0
+        added = ("service", "add", "permits", "--tenant", "city", "--name", "Permits")
+        assert run_cli(data_dir, *added).returncode == 0
+        await eventually_status(http, "/w/permits", 200)
+        changed = run_cli(
+            data_dir, "service", "update", "permits", "--config", "-", stdin='{"layout": "compact"}'
+        )
+        assert changed.returncode == 0
+        deadline = time.monotonic() + 30
+        while '<body class="compact">' not in (await http.get("/w/permits")).text:
+            assert time.monotonic() < deadline, "the new layout was not picked up"
+            await asyncio.sleep(0.2)
+    assert serve.terminate() == 0
+
+
+async def eventually_status(http: httpx.AsyncClient, path: str, status: int) -> None:
+    deadline = time.monotonic() + 30
+    while (await http.get(path)).status_code != status:
+        assert time.monotonic() < deadline, f"{path} never answered {status}"
+        await asyncio.sleep(0.2)

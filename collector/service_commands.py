@@ -1,0 +1,141 @@
+"""`collector tenant add` and `collector service add|update|list|show`.
+
+They write to storage; a running `collector serve` picks the change up within
+SERVICES_RELOAD_SECONDS. Every value is validated before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+
+from collector.messages import SUPPORTED_LANGUAGES
+from collector.services import CONFIG_DECODER, Service, ServiceConfig
+from collector.settings import Settings
+from collector.storage import RecordRejected, Storage, open_storage
+
+_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class CommandError(Exception):
+    """A problem the person at the terminal can fix; printed without a traceback."""
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tenant = commands.add_parser("tenant", help="manage tenants (agencies)")
+    tenant_actions = tenant.add_subparsers(dest="action", required=True)
+    tenant_add = tenant_actions.add_parser("add", help="create a tenant, or rename it")
+    tenant_add.add_argument("tenant_id", help="lower-case letters, digits and hyphens")
+    tenant_add.add_argument("--name", required=True)
+
+    service = commands.add_parser("service", help="manage services")
+    actions = service.add_subparsers(dest="action", required=True)
+    for action in ("add", "update"):
+        parser = actions.add_parser(action, help=f"{action} a service")
+        parser.add_argument("slug", help="lower-case letters, digits and hyphens")
+        parser.add_argument("--tenant", required=action == "add")
+        parser.add_argument("--name", required=action == "add")
+        parser.add_argument("--default-language", choices=SUPPORTED_LANGUAGES)
+        parser.add_argument(
+            "--config",
+            help="JSON file with the widget configuration (names, languages, questions, "
+            "question_texts, layout, theme), or - for standard input",
+        )
+    actions.add_parser("list", help="list services")
+    show = actions.add_parser("show", help="print a service as JSON")
+    show.add_argument("slug")
+
+
+def run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Run one tenant/service command; problems raise CommandError."""
+    return asyncio.run(_run(arguments, settings, out))
+
+
+async def _run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    storage = open_storage(settings.effective_database_url)
+    try:
+        await storage.migrate()
+        if arguments.command == "tenant":
+            _check_identifier(arguments.tenant_id, "tenant id")
+            await storage.save_tenant(arguments.tenant_id, arguments.name)
+            print(f"tenant {arguments.tenant_id} saved", file=out)
+        elif arguments.action in ("add", "update"):
+            await _save_service(storage, arguments, out)
+        elif arguments.action == "list":
+            for service in await storage.list_services():
+                questions = ",".join(service.config.questions) or "-"
+                print(
+                    f"{service.slug}\t{service.tenant_id}\t{service.config.layout}\t"
+                    f"{questions}\t{service.name}",
+                    file=out,
+                )
+        else:
+            found = await _find(storage, arguments.slug)
+            out.write(msgspec.json.format(msgspec.json.encode(found), indent=2).decode() + "\n")
+    finally:
+        await storage.close()
+    return 0
+
+
+async def _find(storage: Storage, slug: str) -> Service:
+    for service in await storage.list_services():
+        if service.slug == slug:
+            return service
+    raise CommandError(f"no service {slug!r}")
+
+
+async def _save_service(storage: Storage, arguments: argparse.Namespace, out: TextIO) -> None:
+    _check_identifier(arguments.slug, "service slug")
+    existing = {service.slug: service for service in await storage.list_services()}
+    if arguments.action == "add":
+        if arguments.slug in existing:
+            raise CommandError(f"service {arguments.slug!r} exists: use `service update`")
+        _check_identifier(arguments.tenant, "tenant id")
+        service = Service(slug=arguments.slug, tenant_id=arguments.tenant, name=arguments.name)
+    elif arguments.slug in existing:
+        service = existing[arguments.slug]
+        if arguments.tenant and arguments.tenant != service.tenant_id:
+            raise CommandError("a service cannot move to another tenant")
+    else:
+        raise CommandError(f"no service {arguments.slug!r}: use `service add`")
+    if arguments.name:
+        service = replace_field(service, name=arguments.name)
+    if arguments.default_language:
+        service = replace_field(service, default_language=arguments.default_language)
+    if arguments.config:
+        service = replace_field(service, config=_read_config(arguments.config))
+    try:
+        await storage.save_service(service)
+    except RecordRejected as error:
+        if "FOREIGN KEY" in str(error):
+            raise CommandError(
+                f"no tenant {service.tenant_id!r}: create it with `collector tenant add`"
+            ) from None
+        raise
+    print(f"service {service.slug} saved", file=out)
+
+
+def replace_field(service: Service, **changes: object) -> Service:
+    return msgspec.structs.replace(service, **changes)
+
+
+def _read_config(source: str) -> ServiceConfig:
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as error:
+        raise CommandError(f"cannot read {source}: {error.strerror}") from None
+    try:
+        return CONFIG_DECODER.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise CommandError(f"invalid configuration in {source}: {error}") from None
+
+
+def _check_identifier(value: str, what: str) -> None:
+    if not _IDENTIFIER.match(value):
+        raise CommandError(f"{what} {value!r}: use 1 to 63 lower-case letters, digits and hyphens")
