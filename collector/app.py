@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector import __version__
 from collector.analytics import service_summary
@@ -105,7 +105,35 @@ def create_app(runtime: Runtime) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["path"].startswith(_WIDGET_PREFIX):
             await widget(scope, receive, send)
+        elif scope["type"] == ScopeType.HTTP:
+            await litestar(scope, receive, _with_security_headers(scope["path"], send))
         else:
             await litestar(scope, receive, send)
 
     return app
+
+
+_API_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+]
+# JSON needs nothing: no script, no style, no framing. /schema keeps Litestar's own
+# documentation page working, so it gets only the headers above.
+_JSON_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
+
+def _with_security_headers(path: str, send: Send) -> Send:
+    extra = [*_API_HEADERS]
+    if path.startswith(("/api/", "/health")):
+        extra.append(_JSON_POLICY)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            headers.extend(header for header in extra if header[0] not in present)
+            message["headers"] = headers
+        await send(message)
+
+    return send_with_headers

@@ -49,3 +49,14 @@ async def test_not_ready_while_redis_is_down(
 async def test_openapi_schema_lists_the_summary(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/services/{service}/summary" in schema["paths"]
+
+
+async def test_api_responses_carry_security_headers(client: httpx.AsyncClient) -> None:
+    for path in ("/health", "/api/v1/services/demo-passport/summary", "/api/v1/nothing"):
+        headers = (await client.get(path)).headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert "camera=()" in headers["permissions-policy"]
+        assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    schema = await client.get("/schema/openapi.json")
+    assert schema.headers["x-content-type-options"] == "nosniff"
