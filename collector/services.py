@@ -53,6 +53,12 @@ class Theme(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
 
 
+# An origin as a browser sends it: scheme, host, optional port; no path.
+Origin = Annotated[
+    str, msgspec.Meta(pattern=r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$")
+]
+
+
 class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a service's widget looks and what it asks; new fields get defaults."""
 
@@ -67,6 +73,13 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     ] = {}
     layout: Layout = "full"
     theme: Theme = Theme()
+    # Pages allowed to frame the widget (CSP frame-ancestors); empty means any page,
+    # so that a new service works in a portal before its origins are set.
+    allowed_origins: Annotated[tuple[Origin, ...], msgspec.Meta(max_length=20)] = ()
+
+    @property
+    def frame_ancestors(self) -> str:
+        return " ".join(self.allowed_origins) or "*"
 
     def __post_init__(self) -> None:
         if len(set(self.questions)) != len(self.questions):

@@ -110,11 +110,11 @@ class WidgetApp:
             return
         except CollectorError as error:
             page = self._pages.message(self._error_language(scope, headers), error.page_message)
-            await self._respond(send, scope, error.status_code, page)
+            await self._respond(send, scope, error.status_code, page, service=None)
         except Exception:
             logger.exception("unexpected error in the widget")
             page = self._pages.message(self._error_language(scope, headers), "error_generic")
-            await self._respond(send, scope, 500, page)
+            await self._respond(send, scope, 500, page, service=None)
 
     def _error_language(self, scope: HTTPScope, headers: dict[bytes, bytes]) -> str:
         accept = _header_text(headers, b"accept-language")
@@ -147,7 +147,7 @@ class WidgetApp:
                 return
             layout, channel = self._presentation(request)
             page = self._pages.thanks(service, self._language(request), layout, channel)
-            await self._respond(send, scope, 200, page)
+            await self._respond(send, scope, 200, page, service=service)
         elif request.method in ("GET", "HEAD"):
             await self._show_form(request, scope, send)
         elif request.method == "POST":
@@ -191,7 +191,7 @@ class WidgetApp:
         page = self._pages.blank_form(
             request.service, self._language(request), layout, channel, token
         )
-        await self._respond(send, scope, 200, page)
+        await self._respond(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(
         self, request: Request, scope: HTTPScope, receive: Receive, send: Send
@@ -212,7 +212,7 @@ class WidgetApp:
             page = self._pages.message(
                 language, error.page_message, request.service, layout, back=back
             )
-            await self._respond(send, scope, error.status_code, page)
+            await self._respond(send, scope, error.status_code, page, service=request.service)
 
     async def _submit(self, request: Request, scope: HTTPScope, send: Send, body: bytes) -> None:
         service = request.service
@@ -239,7 +239,7 @@ class WidgetApp:
                 problems=problems.problems,
                 values=problems.values,
             )
-            await self._respond(send, scope, 422, page)
+            await self._respond(send, scope, 422, page, service=service)
             return
         answers = form.answers()
         unasked = sorted(set(answers) - set(service.config.questions))
@@ -262,7 +262,7 @@ class WidgetApp:
                 values=values,
                 notice="form_expired",
             )
-            await self._respond(send, scope, 422, page)
+            await self._respond(send, scope, 422, page, service=service)
             return
         user_agent = _header_text(request.headers, b"user-agent") or ""
         try:
@@ -292,7 +292,7 @@ class WidgetApp:
                 values=values,
                 notice="error_not_saved",
             )
-            await self._respond(send, scope, 503, page, [(b"retry-after", b"5")])
+            await self._respond(send, scope, 503, page, [(b"retry-after", b"5")], service=service)
             return
         if result.outcome is Outcome.RATE_LIMITED:
             raise TooManyRequests("rate limit reached")
@@ -301,13 +301,16 @@ class WidgetApp:
         )
         await self._send(send, scope, 303, b"", [(b"location", location.encode())])
 
-    def _policy(self, style_source: str) -> bytes:
-        policy = self._policies.get(style_source)
+    def _policy(self, style_source: str, service: Service | None) -> bytes:
+        """The page's CSP; frame-ancestors: the service's origins, 'none' if unknown."""
+        ancestors = service.config.frame_ancestors if service else "'none'"
+        key = f"{style_source} {ancestors}"
+        policy = self._policies.get(key)
         if policy is None:
-            policy = self._policies[style_source] = (
+            policy = self._policies[key] = (
                 "default-src 'none'; "
                 f"style-src {style_source}; "
-                "form-action 'self'; base-uri 'none'; frame-ancestors *"
+                f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
             ).encode()
         return policy
 
@@ -318,10 +321,12 @@ class WidgetApp:
         status: int,
         page: Page,
         extra_headers: Iterable[tuple[bytes, bytes]] = (),
+        *,
+        service: Service | None,
     ) -> None:
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-security-policy", self._policy(page.style_source)),
+            (b"content-security-policy", self._policy(page.style_source, service)),
             *extra_headers,
         ]
         await self._send(send, scope, status, page.body, headers)

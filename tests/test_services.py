@@ -22,6 +22,9 @@ from collector.services import CONFIG_DECODER, ServiceConfig, Theme, contrast_wi
         ('{"questions": ["favourite_colour"]}', "Invalid enum value 'favourite_colour'"),
         ('{"layout": "huge"}', "Invalid enum value 'huge'"),
         ('{"names": {"fr": "Permis"}}', "Invalid enum value 'fr'"),
+        ('{"allowed_origins": ["https://portal.gov/done"]}', "Expected `str` matching regex"),
+        ('{"allowed_origins": ["javascript:alert(1)"]}', "Expected `str` matching regex"),
+        ('{"allowed_origins": ["https://a.gov; script-src *"]}', "Expected `str` matching regex"),
     ],
 )
 def test_bad_configurations_are_refused(document: str, message: str) -> None:

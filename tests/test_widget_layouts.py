@@ -226,3 +226,29 @@ async def test_a_bad_answer_to_an_unasked_question_is_a_400(client: httpx.AsyncC
     token = await fresh_token(client)
     response = await post_rating(client, {"token": token, "q_trust": "maybe"})
     assert response.status_code == 400
+
+
+async def test_frame_ancestors_follow_the_services_origins(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    framed = Service(
+        slug="framed",
+        tenant_id="demo",
+        name="Framed",
+        config=ServiceConfig(allowed_origins=("https://e-gov.example.am", "http://127.0.0.1:8080")),
+    )
+    await runtime.storage.save_service(framed)
+    runtime.services.replace(await runtime.storage.list_services())
+
+    def ancestors(response: httpx.Response) -> str:
+        policy = response.headers["content-security-policy"]
+        return policy.split("frame-ancestors ")[1]
+
+    assert ancestors(await client.get("/w/framed")) == (
+        "https://e-gov.example.am http://127.0.0.1:8080"
+    )
+    assert ancestors(await client.get("/w/framed/thanks")) == (
+        "https://e-gov.example.am http://127.0.0.1:8080"
+    )
+    assert ancestors(await client.get("/w/demo-passport")) == "*"  # no origins set yet
+    assert ancestors(await client.get("/w/no-such-service")) == "'none'"

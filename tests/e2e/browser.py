@@ -48,14 +48,14 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGUMENTS)
 
 
-def seed_services(data_dir: Path) -> None:
-    """Store the test services before `collector serve` starts and loads them."""
+def seed_services(data_dir: Path, services: list[Service] | None = None) -> None:
+    """Store services (the test set by default) before `collector serve` loads them."""
 
     async def seed() -> None:
         storage = open_storage(f"sqlite:///{data_dir / 'collector.db'}")
         await storage.migrate()
         await storage.save_tenant("demo", "Demo agency")
-        for service in SERVICES:
+        for service in SERVICES if services is None else services:
             await storage.save_service(service)
         await storage.close()
 
