@@ -56,10 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Imported here so that `collector token` does not load the server stack.
-    from collector import runner
-
     try:
+        if arguments.command in ("serve", "flush"):
+            # Imported here so that the other commands do not load the server stack.
+            from collector import runner
         if arguments.command == "serve":
             if arguments.host:
                 settings = replace(settings, host=arguments.host)
