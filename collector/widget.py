@@ -11,14 +11,10 @@ small, translated page with the right status; no response shows a stack trace.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
-import segno
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
@@ -35,22 +31,28 @@ from collector.errors import (
     Forbidden,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
     TooManyRequests,
-    UnsupportedMediaType,
 )
 from collector.form_decoding import FormProblems, decode_rating_form
 from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.ids import new_rating_id
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent
 from collector.pages import Page, WidgetPages
+from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field
 from collector.services import LAYOUTS, Service, ServiceCatalog
+from collector.widget_request import (
+    ClientDisconnected,
+    Request,
+    header_text,
+    presentation_hints,
+    query_parameters,
+    read_form_body,
+)
 
 logger = logging.getLogger(__name__)
 
-MAXIMUM_BODY_BYTES = 16 * 1024
 _SUBPAGES = ("thanks", "qr.svg")
 _COMMON_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
@@ -61,23 +63,6 @@ _SVG_HEADERS = [
     (b"content-type", b"image/svg+xml"),
     (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"),
 ]
-_FORM_CONTENT_TYPE = b"application/x-www-form-urlencoded"
-
-Headers = list[tuple[bytes, bytes]]
-
-
-class ClientDisconnected(Exception):
-    """The client went away before sending its whole body."""
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    service: Service
-    subpage: str
-    query: dict[str, str]
-    headers: dict[bytes, bytes]
-    client_address: str
 
 
 class WidgetApp:
@@ -98,9 +83,8 @@ class WidgetApp:
         self._signer = signer
         self._hasher = hasher
         self._buffer = buffer
-        self._public_url = public_url
         self._policies: dict[str, bytes] = {}
-        self._qr_codes: dict[str, bytes] = {}
+        self._qr_codes = QrCodes(public_url)
 
     async def __call__(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -117,8 +101,8 @@ class WidgetApp:
             await self._respond(send, scope, 500, page, service=None)
 
     def _error_language(self, scope: HTTPScope, headers: dict[bytes, bytes]) -> str:
-        accept = _header_text(headers, b"accept-language")
-        return self._pages.catalogs.choose(_query(scope).get("lang"), accept, "en")
+        accept = header_text(headers, b"accept-language")
+        return self._pages.catalogs.choose(query_parameters(scope).get("lang"), accept, "en")
 
     async def _route(
         self, scope: HTTPScope, headers: dict[bytes, bytes], receive: Receive, send: Send
@@ -135,7 +119,7 @@ class WidgetApp:
             method=scope["method"],
             service=service,
             subpage=parts[2] if len(parts) == 3 else "",
-            query=_query(scope),
+            query=query_parameters(scope),
             headers=headers,
             client_address=client[0] if client else "unknown",
         )
@@ -143,7 +127,7 @@ class WidgetApp:
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("use GET")
             if request.subpage == "qr.svg":
-                await self._send(send, scope, 200, self._qr_code(service), _SVG_HEADERS)
+                await self._send(send, scope, 200, self._qr_codes.svg(service), _SVG_HEADERS)
                 return
             layout, channel = self._presentation(request)
             page = self._pages.thanks(service, self._language(request), layout, channel)
@@ -159,7 +143,7 @@ class WidgetApp:
         """Among the service's languages: `lang`, then Accept-Language, then its default."""
         return self._pages.catalogs.choose(
             requested or request.query.get("lang"),
-            _header_text(request.headers, b"accept-language"),
+            header_text(request.headers, b"accept-language"),
             request.service.default_language,
             offered=request.service.config.languages,
         )
@@ -173,18 +157,6 @@ class WidgetApp:
         channel = request.query.get("channel", "link" if layout == "page" else "web")
         return layout, channel if channel in CHANNELS else "web"
 
-    def _qr_code(self, service: Service) -> bytes:
-        key = f"{service.slug}\n{service.name}"
-        code = self._qr_codes.get(key)
-        if code is None:
-            target = f"{self._public_url}/w/{service.slug}?layout=page&channel=qr"
-            svg = io.BytesIO()
-            segno.make(target, error="m").save(
-                svg, kind="svg", scale=8, border=4, xmldecl=False, title=service.name
-            )
-            code = self._qr_codes[key] = svg.getvalue()
-        return code
-
     async def _show_form(self, request: Request, scope: HTTPScope, send: Send) -> None:
         layout, channel = self._presentation(request)
         token = self._signer.issue(request.service.slug)
@@ -197,16 +169,17 @@ class WidgetApp:
         self, request: Request, scope: HTTPScope, receive: Receive, send: Send
     ) -> None:
         """Refusals are shown in the form's language, layout and theme, with a way back."""
-        layout, channel = self._presentation(request)
-        language = self._language(request)
+        body = b""
         try:
-            body = await _read_form_body(request.headers, receive)
-            hints = _presentation_hints(body)
-            language = self._language(request, hints.get("lang"))
-            layout = hints["layout"] if hints.get("layout") in LAYOUTS else layout
-            channel = hints["channel"] if hints.get("channel") in CHANNELS else channel
+            body = await read_form_body(request.headers, receive)
             await self._submit(request, scope, send, body)
         except CollectorError as error:
+            # Only a refusal needs these: the accepted path does not parse the body twice.
+            hints = presentation_hints(body)
+            language = self._language(request, hints.get("lang"))
+            layout, channel = self._presentation(request)
+            layout = hints["layout"] if hints.get("layout") in LAYOUTS else layout
+            channel = hints["channel"] if hints.get("channel") in CHANNELS else channel
             slug = request.service.slug
             back = f"/w/{slug}?lang={language}&layout={layout}&channel={channel}"
             page = self._pages.message(
@@ -219,14 +192,7 @@ class WidgetApp:
         try:
             form = decode_rating_form(body)
         except FormProblems as problems:
-            unasked = [
-                question
-                for question in QUESTIONS
-                if problems.values.get(answer_field(question))
-                and question not in service.config.questions
-            ]
-            if unasked:
-                raise BadRequest(f"this service does not ask {', '.join(unasked)}") from None
+            _refuse_unasked(service, (q for q in QUESTIONS if problems.values.get(answer_field(q))))
             language = self._language(request, problems.values.get("lang"))
             channel = problems.values.get("channel", "")
             layout = problems.values.get("layout", "")
@@ -242,9 +208,7 @@ class WidgetApp:
             await self._respond(send, scope, 422, page, service=service)
             return
         answers = form.answers()
-        unasked = sorted(set(answers) - set(service.config.questions))
-        if unasked:
-            raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])
+        _refuse_unasked(service, answers)
         language = self._language(request, form.lang)
         values = {"rating": str(form.rating), "comment": form.comment, "website": ""}
         values.update({answer_field(question): value for question, value in answers.items()})
@@ -264,7 +228,7 @@ class WidgetApp:
             )
             await self._respond(send, scope, 422, page, service=service)
             return
-        user_agent = _header_text(request.headers, b"user-agent") or ""
+        user_agent = header_text(request.headers, b"user-agent") or ""
         try:
             event = RatingEvent(
                 id=new_rating_id(),
@@ -355,48 +319,8 @@ class WidgetApp:
         await send(end)
 
 
-def _query(scope: HTTPScope) -> dict[str, str]:
-    raw = scope["query_string"]
-    if not raw:
-        return {}
-    try:
-        return dict(parse_qsl(raw.decode("latin-1"), max_num_fields=10))
-    except ValueError:
-        return {}
-
-
-def _presentation_hints(body: bytes) -> dict[str, str]:
-    """lang, layout and channel from a body, leniently: an error page for a form that
-    cannot be decoded is still shown in its language and layout."""
-    try:
-        pairs = parse_qsl(body.decode("ascii"), errors="replace", max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return {name: value for name, value in pairs if name in ("lang", "layout", "channel")}
-
-
-def _header_text(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
-    return value.decode("latin-1") if value is not None else None
-
-
-async def _read_form_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:
-    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    if content_type != _FORM_CONTENT_TYPE:
-        raise UnsupportedMediaType("send the form as application/x-www-form-urlencoded")
-    declared = headers.get(b"content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAXIMUM_BODY_BYTES):
-        raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnected
-        chunk = message.get("body", b"")  # both keys are optional in ASGI
-        size += len(chunk)
-        if size > MAXIMUM_BODY_BYTES:
-            raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _refuse_unasked(service: Service, answered: Iterable[str]) -> None:
+    """An answer to a question this service does not ask was not sent by its form."""
+    unasked = sorted(q for q in answered if q not in service.config.questions)
+    if unasked:
+        raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])
