@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from collector import keys
 from collector.errors import ServiceUnavailable
 from collector.messages import EVENT_ENCODER, RatingEvent
+from collector.redis_clients import reply_text
 
 _SUBMIT_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -78,9 +79,5 @@ class RatingBuffer:
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
         if stored == 1:
-            return SubmitResult(Outcome.ACCEPTED, _text(detail))
-        return SubmitResult(Outcome(_text(detail)))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+            return SubmitResult(Outcome.ACCEPTED, reply_text(detail))
+        return SubmitResult(Outcome(reply_text(detail)))

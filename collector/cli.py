@@ -88,7 +88,7 @@ def _print_snippet(settings: Settings, slug: str, layout: str | None) -> int:
         storage = open_storage(settings.effective_database_url)
         try:
             await storage.migrate()
-            return next((s for s in await storage.list_services() if s.slug == slug), None)
+            return await service_commands.find_service(storage, slug)
         finally:
             await storage.close()
 

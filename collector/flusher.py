@@ -27,6 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 from collector import keys
 from collector.device import classify
 from collector.messages import EVENT_DECODER, RatingEvent, StoredRating
+from collector.redis_clients import reply_text
 from collector.storage import RecordRejected, Storage, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class Flusher:
             count=self._batch_size,
         )
         next_cursor, entries = reply[0], reply[1]
-        self._claim_cursor = _text(next_cursor)
+        self._claim_cursor = reply_text(next_cursor)
         if entries:
             logger.info("flusher %s claimed %d abandoned entries", self.consumer, len(entries))
             return await self.process(list(entries), redelivered=True)
@@ -372,10 +373,6 @@ def _entries(reply: Any) -> list[StreamEntry]:
     return entries
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _stream_id(value: bytes | str) -> tuple[int, int]:
-    milliseconds, _, sequence = _text(value).partition("-")
+    milliseconds, _, sequence = reply_text(value).partition("-")
     return int(milliseconds), int(sequence or 0)

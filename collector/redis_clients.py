@@ -41,3 +41,8 @@ def flusher_client(url: str, block_milliseconds: int) -> Redis:
         socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS * 5,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3),
     )
+
+
+def reply_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -83,11 +83,15 @@ async def _run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -
     return 0
 
 
+async def find_service(storage: Storage, slug: str) -> Service | None:
+    return next((s for s in await storage.list_services() if s.slug == slug), None)
+
+
 async def _find(storage: Storage, slug: str) -> Service:
-    for service in await storage.list_services():
-        if service.slug == slug:
-            return service
-    raise CommandError(f"no service {slug!r}")
+    found = await find_service(storage, slug)
+    if found is None:
+        raise CommandError(f"no service {slug!r}")
+    return found
 
 
 async def _save_service(storage: Storage, arguments: argparse.Namespace, out: TextIO) -> None:

@@ -33,9 +33,14 @@ THREE_QUESTIONS = Service(
 
 @pytest.fixture
 async def permits(runtime: Runtime) -> Service:
-    await runtime.storage.save_service(THREE_QUESTIONS)
-    runtime.services.replace(await runtime.storage.list_services())
+    await use_service(runtime, THREE_QUESTIONS)
     return THREE_QUESTIONS
+
+
+async def use_service(runtime: Runtime, service: Service) -> None:
+    """Store a service and load it, as a collector does on its periodic reload."""
+    await runtime.storage.save_service(service)
+    await runtime.reload_services()
 
 
 def english_catalog() -> dict[str, str]:
@@ -178,8 +183,7 @@ async def test_only_the_services_languages_are_offered(
         default_language="kk",
         config=ServiceConfig(languages=("kk", "ru")),
     )
-    await runtime.storage.save_service(kazakh_and_russian)
-    runtime.services.replace(await runtime.storage.list_services())
+    await use_service(runtime, kazakh_and_russian)
     assert '<html lang="kk"' in (await client.get("/w/kk-ru?lang=en")).text
     russian = await client.get("/w/kk-ru", headers={"accept-language": "en, ru;q=0.8"})
     assert '<html lang="ru"' in russian.text
@@ -187,12 +191,8 @@ async def test_only_the_services_languages_are_offered(
     assert "English" not in page
     assert 'hreflang="ru"' in page
     # A default language the service does not offer yields to one it does.
-    await runtime.storage.save_service(
-        Service(
-            slug="ru-kk", tenant_id="demo", name="S", config=ServiceConfig(languages=("ru", "kk"))
-        )
-    )
-    runtime.services.replace(await runtime.storage.list_services())
+    offered = ServiceConfig(languages=("ru", "kk"))
+    await use_service(runtime, Service(slug="ru-kk", tenant_id="demo", name="S", config=offered))
     assert '<html lang="ru"' in (await client.get("/w/ru-kk?lang=en")).text
 
 
@@ -237,8 +237,7 @@ async def test_frame_ancestors_follow_the_services_origins(
         name="Framed",
         config=ServiceConfig(allowed_origins=("https://e-gov.example.am", "http://127.0.0.1:8080")),
     )
-    await runtime.storage.save_service(framed)
-    runtime.services.replace(await runtime.storage.list_services())
+    await use_service(runtime, framed)
 
     def ancestors(response: httpx.Response) -> str:
         policy = response.headers["content-security-policy"]

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from collector.embedded_redis import free_port
+from tests.e2e.browser import launch
 
 
 class ServeProcess:
@@ -100,3 +102,12 @@ def embedded_server_pid(data_dir: Path) -> int:
 
 
 TOKEN_PATTERN = re.compile(r'name="token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, one per test module."""
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from collector.services import Service, ServiceConfig
-from tests.e2e.browser import launch, seed_services
+from tests.e2e.browser import seed_services
 from tests.e2e.conftest import ServeProcess
 
 
@@ -56,14 +56,6 @@ def portals(tmp_path: Path) -> Iterator[tuple[ServeProcess, PortalPage, PortalPa
     collector.kill()
     allowed.close()
     other.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def test_only_allowed_origins_can_frame_the_widget(

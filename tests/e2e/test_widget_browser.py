@@ -14,7 +14,6 @@ from playwright.sync_api import (
     Page,
     Route,
     ViewportSize,
-    sync_playwright,
 )
 
 from collector.pages import COMPACT_HEIGHT, FULL_HEIGHT_BY_QUESTIONS
@@ -24,7 +23,6 @@ from tests.e2e.browser import (
     STATES,
     View,
     axe_violations,
-    launch,
     open_state,
     seed_services,
 )
@@ -44,14 +42,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     process.start()
     yield process
     process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def new_page(
