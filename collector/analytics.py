@@ -52,7 +52,7 @@ async def service_summary(
     claims = runtime.analyst_tokens.verify_header(request.headers.get("authorization"))
     record = runtime.services.get(service)
     # Another tenant's service answers exactly like a missing one.
-    if record is None or record.tenant_id != claims.tenant:
+    if record is None or not claims.may_read(record.tenant_id):
         raise NotFound(f"no service {service!r} in your tenant", field="service")
     first_day, last_day = _day(period_from, "from"), _day(period_to, "to")
     if first_day and last_day and first_day > last_day:
@@ -70,4 +70,8 @@ async def service_summary(
         stars=StarCounts(*stars),
         newest_rating_at=_iso_utc(figures.newest_received_at),
         answers=figures.answers,
+        answered=figures.answered,
+        mean_answer_seconds=round(figures.answer_seconds_sum / figures.answered, 1)
+        if figures.answered
+        else None,
     )

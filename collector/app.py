@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector import __version__
+from collector import __version__, admin_api
 from collector.analytics import service_summary
 from collector.errors import CollectorError
 from collector.health import health, ready
@@ -39,6 +39,7 @@ HTTPStatusNames = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable",
@@ -77,7 +78,7 @@ def _unexpected_error(_: Request, error: Exception) -> Response[ErrorBody]:  # t
 
 def create_litestar(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[health, ready, service_summary],
+        route_handlers=[health, ready, service_summary, *admin_api.ROUTES],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         exception_handlers={
             CollectorError: _collector_error,
@@ -100,6 +101,8 @@ def create_app(runtime: Runtime) -> ASGIApp:
         hasher=runtime.hasher,
         buffer=runtime.buffer,
         public_url=runtime.settings.effective_public_url,
+        transactions=runtime.transactions,
+        rejections=runtime.rejections,
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,7 +1,9 @@
-"""Analyst tokens: JWTs scoped to one tenant and one role.
+"""Analyst and admin tokens: JWTs scoped to one tenant and one role.
 
-HS256 only (the algorithm is pinned, so alg=none and key-confusion tokens fail), with
-exp, iat, iss, aud, sub, tenant and role all required.
+Roles: analyst (reads the tenant's figures), admin (also manages the tenant's services
+and signing keys), platform (the operator: every tenant, and creates tenants; its
+tenant claim is "*"). HS256 only (the algorithm is pinned, so alg=none and
+key-confusion tokens fail), with exp, iat, iss, aud, sub, tenant and role all required.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ AUDIENCE = "civic-feedback:analytics"
 _ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tenant", "role"]
 
-Role = Literal["analyst", "admin"]
+Role = Literal["analyst", "admin", "platform"]
+ROLES: tuple[str, ...] = ("analyst", "admin", "platform")
+PLATFORM_TENANT = "*"
 
 
 class AnalystClaims(msgspec.Struct, frozen=True):
@@ -31,6 +35,13 @@ class AnalystClaims(msgspec.Struct, frozen=True):
     iat: int
     iss: str
     aud: str
+
+    def may_manage(self, tenant_id: str) -> bool:
+        """Whether this token may change the tenant's services and keys."""
+        return self.role == "platform" or (self.role == "admin" and self.tenant == tenant_id)
+
+    def may_read(self, tenant_id: str) -> bool:
+        return self.role == "platform" or self.tenant == tenant_id
 
 
 class AnalystTokens:
@@ -71,11 +82,14 @@ class AnalystTokens:
                 issuer=ISSUER,
                 options={"require": _REQUIRED_CLAIMS},
             )
-            return msgspec.convert(claims, AnalystClaims)
+            verified = msgspec.convert(claims, AnalystClaims)
         except jwt.PyJWTError as error:
             raise Unauthorized(f"invalid token: {error}") from None
         except msgspec.ValidationError as error:
             raise Unauthorized(f"invalid token claims: {error}") from None
+        if (verified.role == "platform") != (verified.tenant == PLATFORM_TENANT):
+            raise Unauthorized(f"the tenant {PLATFORM_TENANT!r} goes with the platform role only")
+        return verified
 
     def verify_header(self, authorization: str | None) -> AnalystClaims:
         """Verify an `Authorization: Bearer <token>` header."""

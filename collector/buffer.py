@@ -1,7 +1,8 @@
 """The buffer: accepted ratings go into a Redis stream in one round trip.
 
-One Lua script does, atomically: the duplicate check on the form's nonce, the rate
-limit per client and service, and the XADD. A rating is acknowledged to the citizen only
+One Lua script does, atomically: the duplicate checks on the form's nonce and on the
+portal's transaction (one rating per transaction), the rate limit per client and
+service, and the XADD. A rating is acknowledged to the citizen only
 after this script returned, and the server persists it with AOF.
 """
 
@@ -23,6 +24,9 @@ _SUBMIT_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {0, 'duplicate'}
 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then
+  return {0, 'duplicate'}
+end
 local used = redis.call('INCR', KEYS[3])
 if used == 1 then
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
@@ -34,6 +38,9 @@ end
 -- without its rating stored would thank the citizen's retry for nothing.
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+if KEYS[4] then
+  redis.call('SET', KEYS[4], id, 'PX', ARGV[5])
+end
 return {1, id}
 """
 
@@ -61,19 +68,29 @@ class RatingBuffer:
         self._rate_limit = rate_limit_per_minute
         self._nonce_ttl_milliseconds = nonce_ttl_seconds * 1000
 
-    async def submit(self, event: RatingEvent, nonce: str) -> SubmitResult:
+    async def submit(
+        self, event: RatingEvent, nonce: str, transaction_ttl_milliseconds: int = 0
+    ) -> SubmitResult:
+        """Store the event unless its form or its transaction was already rated.
+
+        transaction_ttl_milliseconds: how long to remember event.transaction (until its
+        token expires; storage's unique key holds after that).
+        """
         window = int(time.time() * 1000) // _RATE_WINDOW_MILLISECONDS
-        script_keys = (
+        script_keys = [
             keys.STREAM,
             keys.form_nonce(event.service, nonce),
             keys.rate_window(event.service, event.client_hash, window),
-        )
-        arguments = (
+        ]
+        arguments: list[bytes | int] = [
             self._nonce_ttl_milliseconds,
             self._rate_limit,
             _RATE_WINDOW_MILLISECONDS * 2,
             EVENT_ENCODER.encode(event),
-        )
+        ]
+        if event.transaction:
+            script_keys.append(keys.transaction(event.service, event.transaction))
+            arguments.append(max(1000, transaction_ttl_milliseconds))
         try:
             stored, detail = await self._script(keys=script_keys, args=arguments)
         except (RedisError, OSError) as error:

@@ -1,4 +1,4 @@
-"""The `collector` command: serve, flush, tenant, service, snippet, token."""
+"""The `collector` command: serve, flush, tenant, service, key, snippet, token."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from collector import __version__, service_commands
-from collector.auth import AnalystTokens
+from collector import __version__, key_commands, service_commands
+from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
 from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError
-from collector.snippet import iframe_snippet
+from collector.snippet import iframe_snippet, token_note
 from collector.storage import open_storage
 
 
@@ -37,10 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     snippet.add_argument("--layout", choices=LAYOUTS, help="default: the service's own")
 
     service_commands.add_parsers(commands)
+    key_commands.add_parsers(commands)
 
     token = commands.add_parser("token", help="print an analyst token for a tenant")
     token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
-    token.add_argument("--role", choices=("analyst", "admin"), default="analyst")
+    token.add_argument(
+        "--role",
+        choices=ROLES,
+        default="analyst",
+        help="analyst reads figures; admin also manages services and keys; platform "
+        "manages every tenant (its tenant is '*')",
+    )
     token.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
     return parser
 
@@ -70,12 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.flush(settings)
         elif arguments.command in ("tenant", "service"):
             return service_commands.run(arguments, settings, sys.stdout)
+        elif arguments.command == "key":
+            return key_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "snippet":
             return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":
             tokens = AnalystTokens(settings.with_secret().secret)
             lifetime = max(1, arguments.days) * 86400
-            print(tokens.issue(arguments.tenant, role=arguments.role, lifetime_seconds=lifetime))
+            tenant = PLATFORM_TENANT if arguments.role == "platform" else arguments.tenant
+            print(tokens.issue(tenant, role=arguments.role, lifetime_seconds=lifetime))
     except (RuntimeError, SettingsError, service_commands.CommandError) as error:
         # Start-up and command problems, said plainly.
         print(f"collector: {error}", file=sys.stderr)
@@ -98,6 +108,9 @@ def _print_snippet(settings: Settings, slug: str, layout: str | None) -> int:
             f"collector: no service {slug!r} in {settings.effective_database_url}", file=sys.stderr
         )
         return 1
+    note = token_note(service)
+    if note:
+        print(note)
     print(iframe_snippet(settings.effective_public_url, service, layout))
     return 0
 

@@ -95,6 +95,10 @@ def to_stored(event: RatingEvent) -> StoredRating:
         browser_family=device.browser_family,
         is_bot=device.is_bot,
         answers={str(question): value for question, value in event.answers.items()},
+        transaction=event.transaction,
+        office=event.office,
+        operator=event.operator,
+        answer_seconds=event.answer_seconds,
     )
 
 

@@ -18,7 +18,7 @@ from collector.errors import BadRequest
 from collector.messages import COMMENT_MAXIMUM_CHARACTERS, RatingForm
 from collector.questions import QUESTIONS, answer_field
 
-# Our form has at most 14 fields (7 fixed, 7 questions); a body with many more was not
+# Our form has at most 15 fields (8 fixed, 7 questions); a body with many more was not
 # sent by it.
 _MAXIMUM_FIELDS = 16
 _CITIZEN_FIELDS = ("rating", "comment", "website", *(answer_field(q) for q in QUESTIONS))
@@ -96,7 +96,7 @@ def decode_rating_form(body: bytes) -> RatingForm:
     problems = _citizen_problems(fields)
     if problems:
         values = {name: fields.get(name, "") for name in _CITIZEN_FIELDS}
-        for hidden in ("lang", "channel", "layout"):
+        for hidden in ("lang", "channel", "layout", "transaction"):
             values[hidden] = fields.get(hidden, "")
         raise FormProblems(problems, values)
     try:

@@ -14,8 +14,17 @@ def form_nonce(service: str, nonce: str) -> str:
     return f"cf:{_TAG}:nonce:{service}:{nonce}"
 
 
+def transaction(service: str, reference: str) -> str:
+    """Marks a portal transaction as rated (one rating per transaction)."""
+    return f"cf:{_TAG}:txn:{service}:{reference}"
+
+
 def rate_window(service: str, client_hash: str, window: int) -> str:
     return f"cf:{_TAG}:rate:{service}:{client_hash}:{window}"
+
+
+def rejections(service: str, day: str) -> str:
+    return f"cf:{_TAG}:rejections:{service}:{day}"
 
 
 def client_salt(day: str) -> str:

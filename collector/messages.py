@@ -17,6 +17,8 @@ from collector.questions import QuestionId
 COMMENT_MAXIMUM_CHARACTERS = 1000
 # Enough for every real browser's User-Agent; longer ones are cut, not refused.
 USER_AGENT_MAXIMUM_CHARACTERS = 512
+# A JWT with every optional claim and an RS256 signature is under 1,000 characters.
+TRANSACTION_TOKEN_MAXIMUM_CHARACTERS = 4096
 
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
 Comment = Annotated[str, msgspec.Meta(max_length=COMMENT_MAXIMUM_CHARACTERS)]
@@ -50,6 +52,8 @@ class RatingForm(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     q_transparent: AnswerValue = ""
     q_staff_helpful: AnswerValue = ""
     q_trust: AnswerValue = ""
+    # The portal's transaction token, carried from the widget's link (?t=) to the POST.
+    transaction: Annotated[str, msgspec.Meta(max_length=TRANSACTION_TOKEN_MAXIMUM_CHARACTERS)] = ""
 
     def answers(self) -> Answers:
         """The questions answered, by question id."""
@@ -78,6 +82,12 @@ class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
     client_hash: str
     user_agent: Annotated[str, msgspec.Meta(max_length=USER_AGENT_MAXIMUM_CHARACTERS)] = ""
     answers: Answers = {}
+    # From a verified transaction token: the portal's reference and attributes, and the
+    # seconds the agency took to answer the case (from its case timestamps).
+    transaction: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    office: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    operator: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    answer_seconds: Annotated[int, msgspec.Meta(ge=0, lt=2**40)] | None = None
 
 
 class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +106,10 @@ class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
     browser_family: str
     is_bot: bool
     answers: dict[str, str] = {}
+    transaction: str = ""
+    office: str = ""
+    operator: str = ""
+    answer_seconds: int | None = None
 
 
 class StarCounts(msgspec.Struct, frozen=True):
@@ -119,6 +133,10 @@ class ServiceSummary(msgspec.Struct, frozen=True, kw_only=True):
     newest_rating_at: str | None
     # Closed questions: count per answer value, by question id.
     answers: dict[str, dict[str, int]] = {}
+    # Ratings whose transaction token gave the case's timestamps, and the mean time
+    # the agency took to answer those cases.
+    answered: int = 0
+    mean_answer_seconds: float | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -1,7 +1,8 @@
 """Widget pages: templates compiled once at start-up, rendered to bytes.
 
 The blank form, the page a citizen sees most, is rendered once per service, language,
-layout and channel around a placeholder; a request only splices in its fresh form token.
+layout and channel around placeholders; a request only splices in its fresh form token
+and the portal's transaction token, if any.
 Each page inlines its CSS (base, layout, and the service's validated theme), and the
 Content-Security-Policy allows exactly that stylesheet by its hash.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from collector.services import LAYOUTS, Service, Theme
 from collector.translations import Catalogs
 
 _TOKEN_PLACEHOLDER = "\x00form-token\x00"  # noqa: S105 (a marker, not a secret)
+_TRANSACTION_PLACEHOLDER = "\x00transaction\x00"
 _EMPTY_VALUES: Mapping[str, str] = {"rating": "", "comment": "", "website": ""}
 _FONT_STACKS = {
     "system": 'system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif',
@@ -97,7 +100,7 @@ class WidgetPages:
         self._thanks = self._environment.get_template("thanks.html")
         self._message = self._environment.get_template("message.html")
         self._styles: dict[tuple[str, str], tuple[str, str]] = {}
-        self._blank_forms: dict[tuple[str, str, str, str], tuple[bytes, bytes, str]] = {}
+        self._blank_forms: dict[tuple[str, str, str, str], tuple[bytes, bytes, bytes, str]] = {}
         self._thanks_pages: dict[tuple[str, str, str, str], Page] = {}
 
     def forget(self, slugs: set[str]) -> None:
@@ -177,6 +180,7 @@ class WidgetPages:
         channel: str,
         token: str,
         *,
+        transaction: str = "",
         problems: Mapping[str, str] | None = None,
         values: Mapping[str, str] | None = None,
         notice: str | None = None,
@@ -203,6 +207,7 @@ class WidgetPages:
             service_name=service.display_name(language),
             questions=questions,
             token=token,
+            transaction=transaction,
             problems=dict(problems or {}),
             problem_list=ordered,
             values=values or _EMPTY_VALUES,
@@ -211,15 +216,33 @@ class WidgetPages:
         )
 
     def blank_form(
-        self, service: Service, language: str, layout: str, channel: str, token: str
+        self,
+        service: Service,
+        language: str,
+        layout: str,
+        channel: str,
+        token: str,
+        transaction: str = "",
     ) -> Page:
+        """The empty form; token is ours (ASCII, safe in HTML), transaction is the
+        portal's verified JWT, escaped all the same."""
         key = (service.slug, language, layout, channel)
         cached = self._blank_forms.get(key)
         if cached is None:
-            page = self.form(service, language, layout, channel, _TOKEN_PLACEHOLDER)
-            before, after = page.body.split(_TOKEN_PLACEHOLDER.encode())
-            cached = self._blank_forms[key] = (before, after, page.style_source)
-        return Page(cached[0] + token.encode() + cached[1], cached[2])
+            page = self.form(
+                service,
+                language,
+                layout,
+                channel,
+                _TOKEN_PLACEHOLDER,
+                transaction=_TRANSACTION_PLACEHOLDER,
+            )
+            before, rest = page.body.split(_TOKEN_PLACEHOLDER.encode())
+            middle, after = rest.split(_TRANSACTION_PLACEHOLDER.encode())
+            cached = self._blank_forms[key] = (before, middle, after, page.style_source)
+        before, middle, after, style_source = cached
+        body = before + token.encode() + middle + html.escape(transaction).encode() + after
+        return Page(body, style_source)
 
     def thanks(self, service: Service, language: str, layout: str, channel: str) -> Page:
         key = (service.slug, language, layout, channel)

@@ -14,6 +14,7 @@ from collector.client_hash import ClientHasher
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import hot_path_client
+from collector.rejections import RejectionCounter
 from collector.services import (
     DEMO_SERVICE,
     DEMO_TENANT_ID,
@@ -22,7 +23,9 @@ from collector.services import (
     ServiceConfig,
 )
 from collector.settings import Settings
+from collector.signing_keys import KeyRing
 from collector.storage import Storage, open_storage
+from collector.transaction_token import TransactionTokenVerifier
 from collector.translations import Catalogs
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ class Runtime:
     buffer: RatingBuffer
     pages: WidgetPages
     analyst_tokens: AnalystTokens
+    keys: KeyRing
+    transactions: TransactionTokenVerifier
+    rejections: RejectionCounter
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -53,6 +59,7 @@ class Runtime:
         if settings.create_demo:
             await _ensure_demo(storage)
         services = ServiceCatalog(await storage.list_services())
+        keys = KeyRing(await storage.list_signing_keys())
         redis = hot_path_client(settings.redis_url)
         await _check_redis_version(redis)
         directory = widget_directory()
@@ -72,6 +79,9 @@ class Runtime:
             ),
             pages=WidgetPages(Catalogs(directory / "translations"), directory),
             analyst_tokens=AnalystTokens(settings.secret),
+            keys=keys,
+            transactions=TransactionTokenVerifier(keys),
+            rejections=RejectionCounter(redis),
         )
 
     async def reload_services(self) -> set[str]:
@@ -81,6 +91,15 @@ class Runtime:
             self.pages.forget(changed)
             logger.info("services changed: %s", ", ".join(sorted(changed)))
         return changed
+
+    async def reload_keys(self) -> None:
+        """Load the portals' signing keys again: a new or revoked key takes effect."""
+        self.keys.replace(await self.storage.list_signing_keys())
+
+    async def reload(self) -> None:
+        """Services and keys, as the CLI or another process may have changed them."""
+        await self.reload_services()
+        await self.reload_keys()
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,7 +1,7 @@
 """`collector tenant add` and `collector service add|update|list|show`.
 
 They write to storage; a running `collector serve` picks the change up within
-SERVICES_RELOAD_SECONDS. Every value is validated before anything is written.
+CONFIGURATION_RELOAD_SECONDS. Every value is validated before anything is written.
 """
 
 from __future__ import annotations

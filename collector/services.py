@@ -20,6 +20,9 @@ DEMO_TENANT_NAME = "Demo agency"
 Layout = Literal["compact", "full", "page"]
 LAYOUTS: tuple[str, ...] = ("compact", "full", "page")
 FontStack = Literal["system", "serif", "rounded"]
+TokenPolicy = Literal["off", "optional", "required"]
+# Three years: long enough to compare a service with itself over an electoral cycle.
+DEFAULT_RETENTION_DAYS = 3 * 365
 # Minimum contrast of white button text on the accent colour (WCAG 2.2 AA, 1.4.3).
 MINIMUM_ACCENT_CONTRAST = 4.5
 
@@ -76,6 +79,13 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     # Pages allowed to frame the widget (CSP frame-ancestors); empty means any page,
     # so that a new service works in a portal before its origins are set.
     allowed_origins: Annotated[tuple[Origin, ...], msgspec.Meta(max_length=20)] = ()
+    # Transaction tokens signed by the portal (collector/transaction_token.py): "off"
+    # ignores them, "optional" verifies one when the link carries it, "required" shows
+    # no form without one.
+    token_policy: TokenPolicy = "optional"  # noqa: S105 (a policy name, not a password)
+    # How long ratings' comments are to be kept, in days. Stored and validated; no
+    # purge job applies it yet.
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=36500)] = DEFAULT_RETENTION_DAYS
 
     @property
     def frame_ancestors(self) -> str:
@@ -84,6 +94,13 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     def __post_init__(self) -> None:
         if len(set(self.questions)) != len(self.questions):
             raise ValueError("a question is listed twice")
+
+
+class Tenant(msgspec.Struct, frozen=True):
+    """An agency: it owns services and signing keys."""
+
+    id: str
+    name: str
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,12 +1,14 @@
 """The hot path: the citizen's widget under /w/, as a plain ASGI application.
 
-GET /w/{service}          the rating form (pre-rendered, with a fresh form token)
+GET /w/{service}[?t=JWT]  the rating form (pre-rendered, with a fresh form token and
+                          the portal's transaction token when it verifies)
 POST /w/{service}         decode, validate, one Redis round trip, 303 to the thank-you
 GET /w/{service}/thanks   the thank-you page
 GET /w/{service}/qr.svg   a QR code of the standalone page, for posters at counters
 
 Nothing here touches SQL, an ORM or template compilation. Every failure becomes a
-small, translated page with the right status; no response shows a stack trace.
+small, translated page with the right status, and is counted by reason for admins; no
+response shows a stack trace.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
 from litestar.types import (
     HTTPResponseBodyEvent,
@@ -41,7 +44,9 @@ from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEv
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field
+from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
+from collector.transaction_token import LEEWAY_SECONDS, TransactionTokenVerifier
 from collector.widget_request import (
     ClientDisconnected,
     Request,
@@ -77,8 +82,12 @@ class WidgetApp:
         hasher: ClientHasher,
         buffer: RatingBuffer,
         public_url: str,
+        transactions: TransactionTokenVerifier,
+        rejections: RejectionCounter,
     ) -> None:
         self._services = services
+        self._transactions = transactions
+        self._rejections = rejections
         self._pages = pages
         self._signer = signer
         self._hasher = hasher
@@ -93,12 +102,18 @@ class WidgetApp:
         except ClientDisconnected:
             return
         except CollectorError as error:
+            await self._rejections.count(self._known_slug(scope), error.reason)
             page = self._pages.message(self._error_language(scope, headers), error.page_message)
             await self._respond(send, scope, error.status_code, page, service=None)
         except Exception:
             logger.exception("unexpected error in the widget")
             page = self._pages.message(self._error_language(scope, headers), "error_generic")
             await self._respond(send, scope, 500, page, service=None)
+
+    def _known_slug(self, scope: HTTPScope) -> str:
+        parts = scope["path"].split("/")
+        slug = parts[2] if len(parts) > 2 else ""
+        return slug if self._services.get(slug) else UNKNOWN_SERVICE
 
     def _error_language(self, scope: HTTPScope, headers: dict[bytes, bytes]) -> str:
         accept = header_text(headers, b"accept-language")
@@ -158,34 +173,57 @@ class WidgetApp:
         return layout, channel if channel in CHANNELS else "web"
 
     async def _show_form(self, request: Request, scope: HTTPScope, send: Send) -> None:
+        transaction = request.query.get("t", "")
+        try:
+            claims = self._transactions.admit(request.service, transaction)
+        except CollectorError as error:
+            await self._refuse(request, scope, send, error, {})
+            return
         layout, channel = self._presentation(request)
+        if claims is None:
+            transaction = ""
+        elif claims.channel:
+            channel = claims.channel
         token = self._signer.issue(request.service.slug)
+        language = self._language(request)
         page = self._pages.blank_form(
-            request.service, self._language(request), layout, channel, token
+            request.service, language, layout, channel, token, transaction
         )
         await self._respond(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(
         self, request: Request, scope: HTTPScope, receive: Receive, send: Send
     ) -> None:
-        """Refusals are shown in the form's language, layout and theme, with a way back."""
         body = b""
         try:
             body = await read_form_body(request.headers, receive)
             await self._submit(request, scope, send, body)
         except CollectorError as error:
             # Only a refusal needs these: the accepted path does not parse the body twice.
-            hints = presentation_hints(body)
-            language = self._language(request, hints.get("lang"))
-            layout, channel = self._presentation(request)
-            layout = hints["layout"] if hints.get("layout") in LAYOUTS else layout
-            channel = hints["channel"] if hints.get("channel") in CHANNELS else channel
-            slug = request.service.slug
-            back = f"/w/{slug}?lang={language}&layout={layout}&channel={channel}"
-            page = self._pages.message(
-                language, error.page_message, request.service, layout, back=back
-            )
-            await self._respond(send, scope, error.status_code, page, service=request.service)
+            await self._refuse(request, scope, send, error, presentation_hints(body))
+
+    async def _refuse(
+        self,
+        request: Request,
+        scope: HTTPScope,
+        send: Send,
+        error: CollectorError,
+        hints: dict[str, str],
+    ) -> None:
+        """A refusal inside the portal's frame, in the form's language, layout and theme,
+        counted by reason; with a way back unless the portal's token is the problem."""
+        await self._rejections.count(request.service.slug, error.reason)
+        language = self._language(request, hints.get("lang"))
+        layout, channel = self._presentation(request)
+        layout = hints["layout"] if hints.get("layout") in LAYOUTS else layout
+        channel = hints["channel"] if hints.get("channel") in CHANNELS else channel
+        back = None
+        if not error.reason.startswith("token_"):
+            back = f"/w/{request.service.slug}?lang={language}&layout={layout}&channel={channel}"
+            if hints.get("transaction"):
+                back += "&" + urlencode({"t": hints["transaction"]})
+        page = self._pages.message(language, error.page_message, request.service, layout, back=back)
+        await self._respond(send, scope, error.status_code, page, service=request.service)
 
     async def _submit(self, request: Request, scope: HTTPScope, send: Send, body: bytes) -> None:
         service = request.service
@@ -193,6 +231,8 @@ class WidgetApp:
             form = decode_rating_form(body)
         except FormProblems as problems:
             _refuse_unasked(service, (q for q in QUESTIONS if problems.values.get(answer_field(q))))
+            if "website" in problems.problems:
+                await self._rejections.count(service.slug, "honeypot")
             language = self._language(request, problems.values.get("lang"))
             channel = problems.values.get("channel", "")
             layout = problems.values.get("layout", "")
@@ -202,6 +242,7 @@ class WidgetApp:
                 layout if layout in LAYOUTS else service.config.layout,
                 channel if channel in CHANNELS else "web",
                 self._signer.issue(service.slug),
+                transaction=problems.values.get("transaction", ""),
                 problems=problems.problems,
                 values=problems.values,
             )
@@ -215,20 +256,27 @@ class WidgetApp:
         try:
             token = self._signer.verify(service.slug, form.token)
         except FormTokenError as error:
+            reason = f"form_token_{error.problem.value}"
             if error.problem is not TokenProblem.EXPIRED:
-                raise Forbidden(f"form token refused: {error.problem.value}") from None
+                raise Forbidden(
+                    f"form token refused: {error.problem.value}", reason=reason
+                ) from None
+            await self._rejections.count(service.slug, reason)
             page = self._pages.form(
                 service,
                 language,
                 form.layout,
                 form.channel,
                 self._signer.issue(service.slug),
+                transaction=form.transaction,
                 values=values,
                 notice="form_expired",
             )
             await self._respond(send, scope, 422, page, service=service)
             return
+        claims = self._transactions.admit(service, form.transaction)
         user_agent = header_text(request.headers, b"user-agent") or ""
+        received_at = time.time_ns() // 1_000_000
         try:
             event = RatingEvent(
                 id=new_rating_id(),
@@ -236,13 +284,19 @@ class WidgetApp:
                 rating=form.rating,
                 comment=form.comment,
                 language=form.lang,
-                channel=form.channel,
-                received_at=time.time_ns() // 1_000_000,
+                channel=(claims.channel if claims else None) or form.channel,
+                received_at=received_at,
                 client_hash=await self._hasher.hash(request.client_address),
                 user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
                 answers=answers,
+                transaction=claims.txn if claims else "",
+                office=claims.office if claims else "",
+                operator=claims.operator if claims else "",
+                answer_seconds=claims.answer_seconds() if claims else None,
             )
-            result = await self._buffer.submit(event, token.nonce)
+            # Remember the transaction as long as its token could still be accepted.
+            remember = (claims.exp + LEEWAY_SECONDS) * 1000 - received_at if claims else 0
+            result = await self._buffer.submit(event, token.nonce, remember)
         except ServiceUnavailable as error:
             logger.warning("rating not saved for %s: %s", service.slug, error.detail)
             # The same token again: if the rating did reach Redis after all, sending
@@ -253,6 +307,7 @@ class WidgetApp:
                 form.layout,
                 form.channel,
                 form.token,
+                transaction=form.transaction,
                 values=values,
                 notice="error_not_saved",
             )
@@ -260,6 +315,9 @@ class WidgetApp:
             return
         if result.outcome is Outcome.RATE_LIMITED:
             raise TooManyRequests("rate limit reached")
+        if result.outcome is Outcome.DUPLICATE:
+            # Not a refusal: the citizen sees the thank-you page; admins see the count.
+            await self._rejections.count(service.slug, "duplicate")
         location = (
             f"/w/{service.slug}/thanks?lang={language}&layout={form.layout}&channel={form.channel}"
         )

@@ -44,13 +44,14 @@ def query_parameters(scope: HTTPScope) -> dict[str, str]:
 
 
 def presentation_hints(body: bytes) -> dict[str, str]:
-    """lang, layout and channel from a body, leniently: an error page for a form that
+    """lang, layout, channel and transaction from a body, leniently: an error page for a form that
     cannot be decoded is still shown in its language and layout."""
     try:
         pairs = parse_qsl(body.decode("ascii"), errors="replace", max_num_fields=64)
     except (UnicodeDecodeError, ValueError):
         return {}
-    return {name: value for name, value in pairs if name in ("lang", "layout", "channel")}
+    wanted = ("lang", "layout", "channel", "transaction")
+    return {name: value for name, value in pairs if name in wanted}
 
 
 def header_text(headers: dict[bytes, bytes], name: bytes) -> str | None:

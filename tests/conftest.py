@@ -16,6 +16,7 @@ from collector.flusher import Flusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
 from collector.settings import Settings
+from collector.storage import Storage, open_storage
 from tests.helpers import asgi_transport
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-the-collector-0123456789"
@@ -92,3 +93,12 @@ def make_flusher(runtime: Runtime, consumer: str, **options: int) -> Flusher:
 
 def with_rate_limit(settings: Settings, per_minute: int) -> Settings:
     return replace(settings, rate_limit_per_minute=per_minute)
+
+
+# The storage interface's shared suite runs over every backend (SQLite for now).
+@pytest.fixture(params=["sqlite"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    backend = open_storage(f"sqlite:///{tmp_path / 'store.db'}")
+    await backend.migrate()
+    yield backend
+    await backend.close()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from collector import keys
 from collector.app import create_app
 from collector.ids import new_rating_id
-from collector.messages import EVENT_ENCODER, RatingEvent
+from collector.messages import EVENT_ENCODER, RatingEvent, StoredRating
 from collector.runtime import Runtime
 
 # The ASGI signature httpx's ASGITransport is typed with.
@@ -30,6 +30,9 @@ _HttpxApp = Callable[
     ],
     Awaitable[None],
 ]
+
+DAY_ONE = 1_767_225_600_000  # 2026-01-01T00:00:00Z in milliseconds
+DAY = 86_400_000
 
 _TOKEN = re.compile(r'name="token" value="([^"]+)"')
 FORM_TYPE = {"content-type": "application/x-www-form-urlencoded"}
@@ -129,3 +132,24 @@ def run_cli(
         timeout=60,
         check=False,
     )
+
+
+def stored_rating(
+    number: int, stars: int = 4, received_at: int = DAY_ONE, **changes: object
+) -> StoredRating:
+    fields: dict[str, object] = {
+        "id": f"00000000-0000-7000-8000-{number:012d}",
+        "service": "svc",
+        "rating": stars,
+        "comment": "",
+        "language": "en",
+        "channel": "web",
+        "received_at": received_at,
+        "client_hash": "c" * 24,
+        "device_class": "mobile",
+        "os_family": "Android",
+        "browser_family": "Chrome Mobile",
+        "is_bot": False,
+    }
+    fields.update(changes)
+    return StoredRating(**fields)  # type: ignore[arg-type]

@@ -47,6 +47,8 @@ async def test_render_submit_flush_then_the_summary_shows_it(
         "csat": 0.6,
         "stars": {"one": 1, "two": 1, "three": 0, "four": 2, "five": 1},
         "answers": {},
+        "answered": 0,
+        "mean_answer_seconds": None,
     }
     assert newest.startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
     assert newest.endswith("Z")
@@ -176,7 +178,7 @@ async def test_bad_claims_are_401(
 
 async def test_wrong_key_and_alg_none_are_401(client: httpx.AsyncClient) -> None:
     other_key = signed(valid_claims(), b"another server's key, long enough for HS256....")
-    unsigned = jwt.encode(valid_claims(), None, algorithm="none")
+    unsigned = jwt.encode(valid_claims(), "", algorithm="none")
     for token in (other_key, unsigned):
         response = await client.get(SUMMARY, headers=bearer(token))
         assert response.status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
 from collector import keys
@@ -96,3 +97,28 @@ async def test_nonce_outlives_the_latest_valid_use_of_its_token(runtime: Runtime
     await runtime.buffer.submit(event(), nonce)
     ttl = await runtime.redis.pttl(keys.form_nonce("demo-passport", nonce))
     assert ttl > (runtime.settings.form_token_max_age_seconds + 60) * 1000
+
+
+async def test_one_rating_per_transaction(buffer: RatingBuffer, runtime: Runtime) -> None:
+    """Two forms (two nonces) for one transaction: the second is a duplicate."""
+    first = msgspec.structs.replace(event(), transaction="APP-1")
+    assert (await buffer.submit(first, "n1", 30_000)).outcome is Outcome.ACCEPTED
+    again = msgspec.structs.replace(event(), transaction="APP-1")
+    assert (await buffer.submit(again, "n2", 30_000)).outcome is Outcome.DUPLICATE
+    other = msgspec.structs.replace(event(), transaction="APP-2")
+    assert (await buffer.submit(other, "n3", 30_000)).outcome is Outcome.ACCEPTED
+    assert await runtime.redis.xlen(keys.STREAM) == 2
+    # Remembered as long as the token could be accepted, and no longer.
+    ttl = await runtime.redis.pttl(keys.transaction("demo-passport", "APP-1"))
+    assert 29_000 < ttl <= 30_000
+    # A transaction's duplicate does not use up the client's rate limit.
+    assert (await buffer.submit(event(), "n4")).outcome is Outcome.ACCEPTED
+
+
+async def test_the_same_reference_in_two_services_is_two_transactions(
+    buffer: RatingBuffer,
+) -> None:
+    permit = msgspec.structs.replace(event(service="permits"), transaction="APP-1")
+    passport = msgspec.structs.replace(event(), transaction="APP-1")
+    assert (await buffer.submit(permit, "n1", 30_000)).outcome is Outcome.ACCEPTED
+    assert (await buffer.submit(passport, "n2", 30_000)).outcome is Outcome.ACCEPTED

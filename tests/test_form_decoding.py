@@ -105,6 +105,7 @@ EMPTY_VALUES = {
     "lang": "",
     "channel": "",
     "layout": "",
+    "transaction": "",
     **{f"q_{question}": "" for question in QUESTIONS},
 }
 

@@ -37,7 +37,9 @@ def test_snippet_command_uses_the_layout_height(tmp_path: Path) -> None:
     seed_services(tmp_path)
     full = run_cli(tmp_path, "snippet", "q2")
     assert full.returncode == 0, full.stderr
-    assert full.stdout.startswith('<iframe src="https://feedback.example.gov/w/q2"')
+    note, iframe = full.stdout.splitlines()
+    assert note.startswith("<!-- To rate each transaction at most once, add t=")
+    assert iframe.startswith('<iframe src="https://feedback.example.gov/w/q2"')
     assert 'height="680"' in full.stdout
     compact = run_cli(tmp_path, "snippet", "q2", "--layout", "compact")
     assert 'src="https://feedback.example.gov/w/q2?layout=compact"' in compact.stdout
@@ -45,3 +47,18 @@ def test_snippet_command_uses_the_layout_height(tmp_path: Path) -> None:
     missing = run_cli(tmp_path, "snippet", "nothing")
     assert missing.returncode == 1
     assert "no service 'nothing'" in missing.stderr
+
+
+def test_snippet_of_a_service_that_requires_tokens(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "tenant", "add", "t", "--name", "T").returncode == 0
+    added = run_cli(
+        tmp_path,
+        *("service", "add", "appeals", "--tenant", "t", "--name", "Appeals", "--config", "-"),
+        stdin='{"token_policy": "required", "layout": "compact"}',
+    )
+    assert added.returncode == 0, added.stderr
+    note, iframe = run_cli(tmp_path, "snippet", "appeals").stdout.splitlines()
+    assert "replaces TRANSACTION_TOKEN" in note
+    assert 'src="https://feedback.example.gov/w/appeals?t=TRANSACTION_TOKEN"' in iframe
+    layout = run_cli(tmp_path, "snippet", "appeals", "--layout", "full").stdout
+    assert "/w/appeals?layout=full&amp;t=TRANSACTION_TOKEN" in layout

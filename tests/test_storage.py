@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from collector.messages import StoredRating
 from collector.services import Service, ServiceConfig
 from collector.storage import RecordRejected, Storage, open_storage
-
-DAY_ONE = 1_767_225_600_000  # 2026-01-01T00:00:00Z in milliseconds
-DAY = 86_400_000
-
-
-@pytest.fixture(params=["sqlite"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    backend = open_storage(f"sqlite:///{tmp_path / 'store.db'}")
-    await backend.migrate()
-    yield backend
-    await backend.close()
-
-
-def rating(
-    number: int, stars: int = 4, received_at: int = DAY_ONE, **changes: object
-) -> StoredRating:
-    fields: dict[str, object] = {
-        "id": f"00000000-0000-7000-8000-{number:012d}",
-        "service": "svc",
-        "rating": stars,
-        "comment": "",
-        "language": "en",
-        "channel": "web",
-        "received_at": received_at,
-        "client_hash": "c" * 24,
-        "device_class": "mobile",
-        "os_family": "Android",
-        "browser_family": "Chrome Mobile",
-        "is_bot": False,
-    }
-    fields.update(changes)
-    return StoredRating(**fields)  # type: ignore[arg-type]
+from tests.helpers import DAY, DAY_ONE
+from tests.helpers import stored_rating as rating
 
 
 async def test_store_counts_new_rows_and_skips_known_ids(storage: Storage) -> None:
@@ -123,7 +91,7 @@ async def test_sqlite_is_durable_and_in_wal_mode(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("SELECT count(*) FROM ratings").fetchone() == (1,)
         versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
-        assert versions == [(1,), (2,)]
+        assert versions == [(1,), (2,), (3,)]
 
 
 async def test_bots_answers_are_not_counted(storage: Storage) -> None:

@@ -11,7 +11,8 @@ from datetime import date
 from typing import Protocol
 
 from collector.messages import StoredRating
-from collector.services import Service
+from collector.services import Service, Tenant
+from collector.signing_keys import SigningKey
 
 
 class StorageError(Exception):
@@ -32,6 +33,8 @@ class SummaryFigures:
     stars: tuple[int, int, int, int, int]
     newest_received_at: int | None  # milliseconds since the epoch
     answers: dict[str, dict[str, int]] = field(default_factory=dict)
+    answered: int = 0  # ratings that carry the time the agency took to answer
+    answer_seconds_sum: int = 0
 
 
 class Storage(Protocol):
@@ -60,6 +63,18 @@ class Storage(Protocol):
         """Create the service, or replace its name, language and configuration."""
 
     async def list_services(self) -> list[Service]: ...
+
+    async def list_tenants(self) -> list[Tenant]: ...
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        """Add a key; RecordRejected if its kid exists or its tenant does not."""
+
+    async def revoke_signing_key(self, kid: str, revoked_at: int) -> SigningKey | None:
+        """Mark the key revoked (once: a second call keeps the first time); None if
+        there is no such key."""
+
+    async def list_signing_keys(self) -> list[SigningKey]:
+        """Every key, revoked ones included, oldest first."""
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""

@@ -21,7 +21,8 @@ from typing import TypeVar
 import msgspec
 
 from collector.messages import StoredRating
-from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service
+from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service, Tenant
+from collector.signing_keys import SigningKey
 from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
@@ -34,7 +35,8 @@ _BUSY_TIMEOUT_MILLISECONDS = 10_000
 ANSWERS_ENCODER = msgspec.json.Encoder()
 _RATING_COLUMNS = (
     "id, service, rating, comment, language, channel, received_at, client_hash, "
-    "device_class, os_family, browser_family, is_bot, answers"
+    "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
+    "operator, answer_seconds"
 )
 # The batch being stored, per connection: set-based SQL then inserts only the ratings
 # not stored yet and adds exactly those to the rollups.
@@ -42,15 +44,32 @@ _CREATE_INCOMING = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
     id TEXT PRIMARY KEY, service TEXT, rating INTEGER, comment TEXT, language TEXT,
     channel TEXT, received_at INTEGER, client_hash TEXT, device_class TEXT,
-    os_family TEXT, browser_family TEXT, is_bot INTEGER, answers TEXT, day TEXT
+    os_family TEXT, browser_family TEXT, is_bot INTEGER, answers TEXT,
+    transaction_ref TEXT, office TEXT, operator TEXT, answer_seconds INTEGER, day TEXT
 )
+"""
+_INDEX_INCOMING = """
+CREATE INDEX IF NOT EXISTS temp.incoming_by_transaction ON incoming (service, transaction_ref)
+"""
+# One rating per transaction: drop the batch's ratings for a transaction already
+# stored, and all but the first (lowest id, so earliest) of a transaction sent twice.
+_DROP_REPEATED_TRANSACTIONS = """
+DELETE FROM temp.incoming WHERE transaction_ref IS NOT NULL AND (
+    EXISTS (SELECT 1 FROM main.ratings AS stored
+            WHERE stored.service = incoming.service
+              AND stored.transaction_ref = incoming.transaction_ref)
+    OR id > (SELECT min(other.id) FROM temp.incoming AS other
+             WHERE other.service = incoming.service
+               AND other.transaction_ref = incoming.transaction_ref))
 """
 _UPSERT_ROLLUPS = """
 INSERT INTO main.daily_rollups (service, day, device_class, language, channel, is_bot,
-    ratings, stars_1, stars_2, stars_3, stars_4, stars_5, comments, newest_received_at)
+    ratings, stars_1, stars_2, stars_3, stars_4, stars_5, comments, newest_received_at,
+    answered, answer_seconds_sum)
 SELECT service, day, device_class, language, channel, is_bot,
     count(*), sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4),
-    sum(rating = 5), sum(comment <> ''), max(received_at)
+    sum(rating = 5), sum(comment <> ''), max(received_at),
+    count(answer_seconds), coalesce(sum(answer_seconds), 0)
 FROM temp.incoming WHERE true
 GROUP BY service, day, device_class, language, channel, is_bot
 ON CONFLICT (service, day, device_class, language, channel, is_bot) DO UPDATE SET
@@ -61,7 +80,9 @@ ON CONFLICT (service, day, device_class, language, channel, is_bot) DO UPDATE SE
     stars_4 = stars_4 + excluded.stars_4,
     stars_5 = stars_5 + excluded.stars_5,
     comments = comments + excluded.comments,
-    newest_received_at = max(newest_received_at, excluded.newest_received_at)
+    newest_received_at = max(newest_received_at, excluded.newest_received_at),
+    answered = answered + excluded.answered,
+    answer_seconds_sum = answer_seconds_sum + excluded.answer_seconds_sum
 """
 _UPSERT_ANSWER_ROLLUPS = """
 INSERT INTO main.daily_answer_rollups (service, day, question, answer, ratings)
@@ -161,6 +182,10 @@ class SqliteStorage:
                 r.browser_family,
                 int(r.is_bot),
                 ANSWERS_ENCODER.encode(r.answers).decode(),
+                r.transaction or None,
+                r.office,
+                r.operator,
+                r.answer_seconds,
                 _utc_day(r.received_at),
             )
             for r in ratings
@@ -178,7 +203,8 @@ class SqliteStorage:
                 """SELECT coalesce(sum(ratings), 0), coalesce(sum(stars_1), 0),
                        coalesce(sum(stars_2), 0), coalesce(sum(stars_3), 0),
                        coalesce(sum(stars_4), 0), coalesce(sum(stars_5), 0),
-                       max(newest_received_at)
+                       max(newest_received_at), coalesce(sum(answered), 0),
+                       coalesce(sum(answer_seconds_sum), 0)
                    FROM daily_rollups
                    WHERE service = ? AND is_bot = 0 AND day BETWEEN ? AND ?""",
                 (service, first, last),
@@ -192,7 +218,12 @@ class SqliteStorage:
             ):
                 answers.setdefault(question, {})[answer] = int(count)
             return SummaryFigures(
-                count=row[0], stars=tuple(row[1:6]), newest_received_at=row[6], answers=answers
+                count=row[0],
+                stars=tuple(row[1:6]),
+                newest_received_at=row[6],
+                answers=answers,
+                answered=row[7],
+                answer_seconds_sum=row[8],
             )
 
         return await self._run("reader", query)
@@ -249,6 +280,41 @@ class SqliteStorage:
 
         return await self._run("reader", query)
 
+    async def list_tenants(self) -> list[Tenant]:
+        def query(connection: sqlite3.Connection) -> list[Tenant]:
+            rows = connection.execute("SELECT id, name FROM tenants ORDER BY id").fetchall()
+            return [Tenant(row[0], row[1]) for row in rows]
+
+        return await self._run("reader", query)
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        sql = """INSERT INTO signing_keys
+                     (kid, tenant_id, algorithm, material, created_at, revoked_at)
+                 VALUES (?, ?, ?, ?, ?, ?)"""
+        parameters = (
+            key.kid,
+            key.tenant_id,
+            key.algorithm,
+            key.material,
+            key.created_at,
+            key.revoked_at,
+        )
+        await self._run("writer", lambda connection: connection.execute(sql, parameters))
+
+    async def revoke_signing_key(self, kid: str, revoked_at: int) -> SigningKey | None:
+        def revoke(connection: sqlite3.Connection) -> SigningKey | None:
+            connection.execute(
+                "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
+                (revoked_at, kid),
+            )
+            rows = _signing_keys(connection, "WHERE kid = ?", (kid,))
+            return rows[0] if rows else None
+
+        return await self._run("writer", revoke)
+
+    async def list_signing_keys(self) -> list[SigningKey]:
+        return await self._run("reader", lambda connection: _signing_keys(connection, "", ()))
+
     async def ping(self) -> None:
         await self._run("reader", lambda connection: connection.execute("SELECT 1").fetchone())
 
@@ -261,8 +327,30 @@ class SqliteStorage:
         self._connections.clear()
 
 
+def _signing_keys(
+    connection: sqlite3.Connection, where: str, parameters: tuple[object, ...]
+) -> list[SigningKey]:
+    rows = connection.execute(
+        "SELECT kid, tenant_id, algorithm, material, created_at, revoked_at "  # noqa: S608
+        f"FROM signing_keys {where} ORDER BY created_at, kid",
+        parameters,
+    ).fetchall()
+    return [
+        SigningKey(
+            kid=row[0],
+            tenant_id=row[1],
+            algorithm=row[2],
+            material=row[3],
+            created_at=row[4],
+            revoked_at=row[5],
+        )
+        for row in rows
+    ]
+
+
 def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
     connection.execute(_CREATE_INCOMING)
+    connection.execute(_INDEX_INCOMING)
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.execute("DELETE FROM temp.incoming")
@@ -273,6 +361,7 @@ def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
             "DELETE FROM temp.incoming WHERE id IN "
             "(SELECT ratings.id FROM main.ratings JOIN temp.incoming USING (id))"
         )
+        connection.execute(_DROP_REPEATED_TRANSACTIONS)
         new_rows = int(connection.execute("SELECT count(*) FROM temp.incoming").fetchone()[0])
         connection.execute(
             f"INSERT INTO main.ratings ({_RATING_COLUMNS}, stored_at) "  # noqa: S608
