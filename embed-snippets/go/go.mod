@@ -1,0 +1,3 @@
+module example.gov/civic-feedback/sign-rating-token
+
+go 1.19
