@@ -103,6 +103,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         public_url=runtime.settings.effective_public_url,
         transactions=runtime.transactions,
         rejections=runtime.rejections,
+        proxies=runtime.proxies,
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

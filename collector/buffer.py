@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -19,6 +20,7 @@ from collector import keys
 from collector.errors import ServiceUnavailable
 from collector.messages import EVENT_ENCODER, RatingEvent
 from collector.redis_clients import reply_text
+from collector.script_batch import ScriptBatch
 
 _SUBMIT_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -63,8 +65,7 @@ class RatingBuffer:
     """Writes ratings to the stream; raises ServiceUnavailable when Redis does not answer."""
 
     def __init__(self, redis: Redis, *, rate_limit_per_minute: int, nonce_ttl_seconds: int):
-        self._redis = redis
-        self._script = redis.register_script(_SUBMIT_SCRIPT)
+        self._batch = ScriptBatch(redis, _SUBMIT_SCRIPT)
         self._rate_limit = rate_limit_per_minute
         self._nonce_ttl_milliseconds = nonce_ttl_seconds * 1000
 
@@ -92,9 +93,10 @@ class RatingBuffer:
             script_keys.append(keys.transaction(event.service, event.transaction))
             arguments.append(max(1000, transaction_ttl_milliseconds))
         try:
-            stored, detail = await self._script(keys=script_keys, args=arguments)
+            reply = await self._batch.call(script_keys, arguments)
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
+        stored, detail = cast("tuple[int, bytes]", reply)  # the script's two values
         if stored == 1:
             return SubmitResult(Outcome.ACCEPTED, reply_text(detail))
         return SubmitResult(Outcome(reply_text(detail)))

@@ -29,6 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the collector (embedded Redis by default)")
     serve.add_argument("--host", help="overrides COLLECTOR_HOST")
     serve.add_argument("--port", type=int, help="overrides COLLECTOR_PORT")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 65),
+        metavar="N",
+        help="serving processes on one socket (default 1; the first also flushes)",
+    )
 
     commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
 
@@ -72,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings = replace(settings, host=arguments.host)
             if arguments.port is not None:
                 settings = replace(settings, port=arguments.port)
-            runner.serve(settings, sys.stdout)
+            runner.serve(settings, sys.stdout, arguments.workers)
         elif arguments.command == "flush":
             runner.flush(settings)
         elif arguments.command in ("tenant", "service"):

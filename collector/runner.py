@@ -1,4 +1,9 @@
-"""Running the collector: `collector serve` and `collector flush`.
+"""Running the collector: `collector serve [--workers N]` and `collector flush`.
+
+With N workers, the first process binds the socket, starts the embedded server and
+then forks N - 1 more; all accept on the one socket. Only the first runs the flusher,
+prints the banner and forgets old salts; every worker has its own Redis and storage
+connections and reloads services and keys on its own.
 
 Shutdown order for serve, on Ctrl-C or SIGTERM: the HTTP server stops accepting and
 finishes in-flight requests; the flusher commits and acknowledges its batch; then the
@@ -16,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +31,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
-from collector.embedded_redis import EmbeddedRedis
+from collector.embedded_redis import EmbeddedRedis, die_with_parent
 from collector.flusher import Flusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
@@ -101,7 +107,7 @@ def serve_consumer_name(settings: Settings) -> str:
     return f"serve-{socket.gethostname()}-{where}"
 
 
-async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
+async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: socket.socket) -> None:
     runtime = await Runtime.open(settings)
     flusher_task: asyncio.Task[None] | None = None
     flusher: Flusher | None = None
@@ -114,26 +120,10 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool) -> None:
         if embedded:
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         reloading = asyncio.create_task(_reload_configuration_periodically(runtime))
-        config = uvicorn.Config(
-            create_app(runtime),
-            host=settings.host,
-            port=settings.port,
-            loop="none",
-            http="httptools",
-            lifespan="on",
-            access_log=False,  # an access log would write client IP addresses
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
-        server = uvicorn.Server(config)
-        # Bind before saying "listening": a client that connects at once waits in the
-        # backlog instead of being refused.
-        listening = config.bind_socket()
-        listening.listen(config.backlog)  # bind_socket() binds but does not listen
+        server = uvicorn.Server(_server_config(settings, create_app(runtime)))
         print_banner(settings, runtime, out)
+        global _serving
+        _serving = True
         await server.serve(sockets=[listening])
     finally:
         for task in (reloading, forgetting):
@@ -161,12 +151,102 @@ async def _reload_configuration_periodically(runtime: Runtime) -> None:
             logger.warning("could not reload services and keys: %s", error)
 
 
-def _ignore_signal(signal_number: int, frame: object) -> None:
-    """uvicorn re-raises the signal it handled once it has shut down; by then we only
-    want to finish our own shutdown, not die before stopping the embedded server."""
+_serving = False
 
 
-def serve(settings: Settings, out: TextIO) -> None:
+def _on_stop_signal(signal_number: int, frame: object) -> None:
+    """Before the HTTP server runs, Ctrl-C or SIGTERM stops the start-up. While it
+    runs, uvicorn handles them; it re-raises the signal once it has shut down, and by
+    then we only want to finish our own shutdown, not die before stopping the
+    embedded server."""
+    if not _serving:
+        raise SystemExit(0)
+
+
+async def _migrate(settings: Settings) -> None:
+    """Once, before workers start: SQLite refuses a switch to WAL while another
+    connection holds a lock, so workers migrating together would fail."""
+    storage = open_storage(settings.effective_database_url)
+    try:
+        await storage.migrate()
+    finally:
+        await storage.close()
+
+
+def _server_config(settings: Settings, app: object = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]  # None only to bind the socket
+        host=settings.host,
+        port=settings.port,
+        loop="none",
+        http="httptools",
+        lifespan="on",
+        access_log=False,  # an access log would write client IP addresses
+        # The widget reads X-Forwarded-For itself (collector/forwarded.py): uvicorn's
+        # middleware parsed every hop of every request, a tenth of a POST's time.
+        proxy_headers=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _bind(settings: Settings) -> socket.socket:
+    """Bind and listen before saying "listening": a client that connects at once waits
+    in the backlog instead of being refused. Forked workers inherit this socket."""
+    config = _server_config(settings)
+    listening = config.bind_socket()
+    listening.listen(config.backlog)  # bind_socket() binds but does not listen
+    return listening
+
+
+def _fork_workers(settings: Settings, listening: socket.socket, count: int) -> list[int]:
+    """Start `count` more serving processes on the same socket; returns their pids."""
+    import uvloop
+
+    worker_settings = replace(settings, run_flusher=False)
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                die_with_parent()
+                with open(os.devnull, "w") as quiet:
+                    uvloop.run(_serve(worker_settings, quiet, False, listening))
+            except BaseException:
+                logger.exception("a worker stopped with an error")
+                code = 1
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def _stop_workers(pids: list[int], timeout_seconds: float = 30.0) -> None:
+    """SIGTERM: each finishes its requests; a worker stuck past the timeout is killed."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_seconds
+    waiting = set(pids)
+    while waiting:
+        for pid in list(waiting):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    waiting.discard(pid)
+            except ChildProcessError:
+                waiting.discard(pid)
+        if waiting and time.monotonic() > deadline:
+            logger.error("workers %s did not stop in time; killing them", sorted(waiting))
+            for pid in waiting:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
+def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
     """Run the collector in the foreground until Ctrl-C or SIGTERM."""
     import uvloop
 
@@ -187,9 +267,16 @@ def serve(settings: Settings, out: TextIO) -> None:
                 descriptor = os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(descriptor, "w", encoding="ascii") as handle:
                     handle.write(settings.redis_url + "\n")
-            signal.signal(signal.SIGTERM, _ignore_signal)
-            signal.signal(signal.SIGINT, _ignore_signal)
-            uvloop.run(_serve(settings, out, embedded is not None))
+            signal.signal(signal.SIGTERM, _on_stop_signal)
+            signal.signal(signal.SIGINT, _on_stop_signal)
+            uvloop.run(_migrate(settings))
+            listening = _bind(settings)
+            worker_pids = _fork_workers(settings, listening, workers - 1)
+            try:
+                uvloop.run(_serve(settings, out, embedded is not None, listening))
+            finally:
+                # Our server has finished its requests; the workers finish theirs.
+                _stop_workers(worker_pids)
         finally:
             if embedded is not None:
                 url_file.unlink(missing_ok=True)

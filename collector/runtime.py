@@ -12,6 +12,7 @@ from collector.auth import AnalystTokens
 from collector.buffer import RatingBuffer
 from collector.client_hash import ClientHasher
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
+from collector.forwarded import TrustedProxies
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import hot_path_client
 from collector.rejections import RejectionCounter
@@ -45,6 +46,7 @@ class Runtime:
     keys: KeyRing
     transactions: TransactionTokenVerifier
     rejections: RejectionCounter
+    proxies: TrustedProxies
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -82,6 +84,7 @@ class Runtime:
             keys=keys,
             transactions=TransactionTokenVerifier(keys),
             rejections=RejectionCounter(redis),
+            proxies=TrustedProxies(settings.forwarded_allow_ips),
         )
 
     async def reload_services(self) -> set[str]:

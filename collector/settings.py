@@ -40,7 +40,7 @@ class Settings:
     # (about 14,000 submits/s either way, the client side is the limit).
     embedded_redis_appendfsync: str = "always"
     # Proxies whose X-Forwarded-For is believed for the client address (rate limits and
-    # client hashes); uvicorn's forwarded_allow_ips syntax.
+    # client hashes): addresses or networks, comma-separated, or "*".
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # Empty database_url: SQLite in the data directory.
     database_url: str = ""

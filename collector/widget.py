@@ -39,6 +39,7 @@ from collector.errors import (
 )
 from collector.form_decoding import FormProblems, decode_rating_form
 from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
+from collector.forwarded import TrustedProxies
 from collector.ids import new_rating_id
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent
 from collector.pages import Page, WidgetPages
@@ -84,7 +85,9 @@ class WidgetApp:
         public_url: str,
         transactions: TransactionTokenVerifier,
         rejections: RejectionCounter,
+        proxies: TrustedProxies,
     ) -> None:
+        self._proxies = proxies
         self._services = services
         self._transactions = transactions
         self._rejections = rejections
@@ -130,13 +133,16 @@ class WidgetApp:
         if service is None:
             raise NotFound(f"unknown service {parts[1]!r}")
         client = scope.get("client")
+        peer = client[0] if client else "unknown"
         request = Request(
             method=scope["method"],
             service=service,
             subpage=parts[2] if len(parts) == 3 else "",
             query=query_parameters(scope),
             headers=headers,
-            client_address=client[0] if client else "unknown",
+            client_address=self._proxies.client_address(
+                peer, header_text(headers, b"x-forwarded-for")
+            ),
         )
         if request.subpage:
             if request.method not in ("GET", "HEAD"):

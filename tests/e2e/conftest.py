@@ -19,8 +19,14 @@ from tests.e2e.browser import launch
 
 
 class ServeProcess:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        arguments: tuple[str, ...] = (),
+    ) -> None:
         self.data_dir = data_dir
+        self._arguments = arguments
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._extra_env = extra_env or {}
@@ -41,7 +47,7 @@ class ServeProcess:
         )
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collector.cli", "serve"],
+                [sys.executable, "-m", "collector.cli", "serve", *self._arguments],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,

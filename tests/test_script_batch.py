@@ -1,0 +1,87 @@
+"""Group commit of the submit script: many concurrent calls, few round trips, each
+caller with its own reply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from collector.redis_clients import hot_path_client
+from collector.runtime import Runtime
+from collector.script_batch import MAXIMUM_BATCH, ScriptBatch
+
+# Returns its argument, and counts how often it ran.
+ECHO = "redis.call('INCR', KEYS[1]); return ARGV[1]"
+
+
+def count_pipelines(batch: ScriptBatch) -> list[int]:
+    """Record the size of every pipeline the batch sends."""
+    sizes: list[int] = []
+    send = batch._pipeline
+
+    async def counted(calls: list[Any]) -> list[object]:
+        sizes.append(len(calls))
+        return await send(calls)
+
+    batch._pipeline = counted  # type: ignore[method-assign,assignment]
+    return sizes
+
+
+async def test_concurrent_calls_share_round_trips_and_get_their_own_replies(
+    runtime: Runtime,
+) -> None:
+    batch = ScriptBatch(runtime.redis, ECHO)
+    sizes = count_pipelines(batch)
+    replies = await asyncio.gather(*(batch.call(["calls"], [f"r{n}"]) for n in range(600)))
+    assert [reply.decode() for reply in replies] == [f"r{n}" for n in range(600)]  # type: ignore[attr-defined]
+    assert await runtime.redis.get("calls") == b"600"
+    # All 600 wait before the first round trip; the first pipeline meets NOSCRIPT and
+    # is sent again after SCRIPT LOAD; then the rest, at most MAXIMUM_BATCH at a time.
+    assert MAXIMUM_BATCH == 256
+    assert sizes == [256, 256, 256, 88]
+
+
+async def test_a_flushed_script_cache_is_reloaded(runtime: Runtime) -> None:
+    batch = ScriptBatch(runtime.redis, ECHO)
+    assert await batch.call(["calls"], ["a"]) == b"a"
+    await runtime.redis.script_flush()
+    replies = await asyncio.gather(batch.call(["calls"], ["b"]), batch.call(["calls"], ["c"]))
+    assert list(replies) == [b"b", b"c"]
+    assert await runtime.redis.get("calls") == b"3"  # nothing ran twice
+
+
+async def test_an_error_of_one_call_is_that_calls_only(runtime: Runtime) -> None:
+    batch = ScriptBatch(runtime.redis, ECHO)
+    await runtime.redis.set("text", "not a number")
+    good, bad = await asyncio.gather(
+        batch.call(["calls"], ["ok"]), batch.call(["text"], ["x"]), return_exceptions=True
+    )
+    assert good == b"ok"
+    assert isinstance(bad, ResponseError)
+
+
+async def test_redis_down_fails_every_waiting_call() -> None:
+    redis = hot_path_client("redis://127.0.0.1:1/0")
+    batch = ScriptBatch(redis, ECHO)
+    try:
+        results = await asyncio.gather(
+            *(batch.call(["k"], [str(n)]) for n in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(result, RedisConnectionError | OSError) for result in results)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_cancelled_caller_does_not_break_the_batch(runtime: Runtime) -> None:
+    batch = ScriptBatch(runtime.redis, ECHO)
+    first = asyncio.ensure_future(batch.call(["calls"], ["gone"]))
+    second = asyncio.ensure_future(batch.call(["calls"], ["stays"]))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second == b"stays"
+    with pytest.raises(asyncio.CancelledError):
+        await first
