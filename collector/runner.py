@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import hashlib
 import logging
 import os
@@ -124,6 +125,12 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
         print_banner(settings, runtime, out)
         global _serving
         _serving = True
+        # Everything built so far (templates, the app, regexes) lives as long as the
+        # process: keep it out of the cyclic GC's full collections, which otherwise
+        # walked all of it and paused requests for tens of milliseconds (p99 at half
+        # the peak POST rate: 64 ms before, 26 ms after, on this machine).
+        gc.collect()
+        gc.freeze()
         await server.serve(sockets=[listening])
     finally:
         for task in (reloading, forgetting):

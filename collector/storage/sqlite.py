@@ -357,9 +357,11 @@ def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
         placeholders = ", ".join("?" * len(rows[0]))
         sql = f"INSERT OR IGNORE INTO temp.incoming VALUES ({placeholders})"  # noqa: S608
         connection.executemany(sql, rows)
+        # EXISTS per incoming row, a primary-key lookup each: the IN (... JOIN ...) form
+        # this replaced made SQLite scan every stored rating on every batch.
         connection.execute(
-            "DELETE FROM temp.incoming WHERE id IN "
-            "(SELECT ratings.id FROM main.ratings JOIN temp.incoming USING (id))"
+            "DELETE FROM temp.incoming WHERE EXISTS "
+            "(SELECT 1 FROM main.ratings WHERE ratings.id = incoming.id)"
         )
         connection.execute(_DROP_REPEATED_TRANSACTIONS)
         new_rows = int(connection.execute("SELECT count(*) FROM temp.incoming").fetchone()[0])
