@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format screenshots clean
+.PHONY: help run test lint format screenshots bench loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	@touch $@
+
+$(VENV)/.installed-load: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,load]'
 	@touch $@
 
 run: $(VENV)/.installed ## start the collector with embedded Redis and SQLite in ./data
@@ -41,6 +45,13 @@ screenshots: $(VENV)/.installed-dev ## PNG of every widget layout x language x s
 format: $(VENV)/.installed-dev ## reformat and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-dev ## measure against raw ASGI and Redis; writes docs/performance.md (~25 min)
+	.ci/apt-install wrk redis-tools
+	$(BIN)/python -m loadtests.bench
+
+loadtest: $(VENV)/.installed-load ## Locust, headless, 60 s against a collector it starts; CSV in loadtests/results/
+	$(BIN)/python -m loadtests.run_locust
 
 clean: ## remove the virtualenv and caches (not ./data)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
