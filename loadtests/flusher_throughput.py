@@ -29,7 +29,7 @@ _USER_AGENTS = (
 _LANGUAGES = ("en", "ru", "hy", "ky", "uz", "kk")
 
 
-def _event(generator: random.Random, now_milliseconds: int) -> bytes:
+def _event(generator: random.Random, received_at: int) -> bytes:
     rating = generator.randint(1, 5)
     event = RatingEvent(
         id=new_rating_id(),
@@ -38,7 +38,7 @@ def _event(generator: random.Random, now_milliseconds: int) -> bytes:
         comment="Очередь была долгой" if generator.random() < 0.2 else "",
         language=generator.choice(_LANGUAGES),  # type: ignore[arg-type]
         channel="web",
-        received_at=now_milliseconds - generator.randrange(86_400_000),
+        received_at=received_at,
         client_hash=f"{generator.getrandbits(96):024x}",
         user_agent=generator.choice(_USER_AGENTS),
         answers={"resolved": generator.choice(("yes", "partly", "no"))},
@@ -50,12 +50,14 @@ async def fill(redis: Redis, entries: int) -> None:
     """XADD `entries` ratings (in pipelined chunks) to an empty stream."""
     await redis.delete(keys.STREAM)
     generator = random.Random(7)  # noqa: S311 (test data, not secrets)
-    now = int(time.time() * 1000)
+    # In arrival order, as the collector appends them: spread over the last day.
+    start = int(time.time() * 1000) - 86_400_000
+    step = 86_400_000 // max(1, entries)
     chunk = 5000
-    for start in range(0, entries, chunk):
+    for first in range(0, entries, chunk):
         async with redis.pipeline(transaction=False) as pipeline:
-            for _ in range(min(chunk, entries - start)):
-                pipeline.xadd(keys.STREAM, {"e": _event(generator, now)})
+            for number in range(first, min(first + chunk, entries)):
+                pipeline.xadd(keys.STREAM, {"e": _event(generator, start + number * step)})
             await pipeline.execute()
 
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,10 +27,12 @@ from collector.storage.base import (
     StorageUnavailable,
     SummaryFigures,
 )
+from collector.storage.sqlite_migrations import migrate
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MILLISECONDS = 10_000
+_CACHE_KIBIBYTES = 64 * 1024  # per connection; two connections per process
 ANSWERS_ENCODER = msgspec.json.Encoder()
 _RATING_COLUMNS = (
     "id, service, rating, comment, language, channel, received_at, client_hash, "
@@ -144,6 +145,11 @@ class SqliteStorage:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA foreign_keys = ON")
+            # SQLite's default cache is 2 MB: with a million ratings the indexes no longer
+            # fit, and each batch's inserts read pages back from disk (the flusher fell
+            # from about 22,000 rows/s at 100,000 rows to 15,000 at a million).
+            connection.execute(f"PRAGMA cache_size = -{_CACHE_KIBIBYTES}")
+            connection.execute("PRAGMA temp_store = MEMORY")
             self._connections[role] = connection
         return connection
 
@@ -162,7 +168,7 @@ class SqliteStorage:
         return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     async def migrate(self) -> None:
-        await self._run("writer", _migrate)
+        await self._run("writer", migrate)
 
     async def store(self, ratings: Sequence[StoredRating]) -> int:
         if not ratings:
@@ -377,52 +383,3 @@ def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
         connection.execute("ROLLBACK")
         raise
     return new_rows
-
-
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("collector.storage") / "migrations" / "sqlite"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
-def _statements(script: str) -> list[str]:
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip() and not all(
-        line.strip().startswith("--") or not line.strip() for line in current.splitlines()
-    ):
-        raise RuntimeError(f"incomplete SQL statement in a migration: {current[:80]!r}")
-    return statements
-
-
-def _migrate(connection: sqlite3.Connection) -> None:
-    connection.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
-    )
-    for version, script in _migrations():
-        # IMMEDIATE takes the write lock first, so two processes starting together
-        # cannot both apply the same migration.
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            applied = connection.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
-            ).fetchone()
-            if not applied:
-                for statement in _statements(script):
-                    connection.execute(statement)
-                connection.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, int(time.time())),
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
