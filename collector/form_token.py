@@ -55,7 +55,7 @@ class FormTokenSigner:
 
     def _signature(self, service: str, issued_at: int, nonce: str) -> str:
         message = f"{service}\n{issued_at}\n{nonce}".encode()
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        digest = hmac.digest(self._key, message, "sha256")  # one-shot: no HMAC object
         return _encode(digest[:_SIGNATURE_BYTES])
 
     def issue(self, service: str, now: float | None = None) -> str:
