@@ -14,6 +14,7 @@ import os
 import random
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import gevent
 from locust import FastHttpUser, between, events, task
@@ -23,10 +24,6 @@ _TOKEN = re.compile(r'name="token" value="([^"]+)"')
 _LANGUAGES = ("hy", "ru", "ky", "uz", "kk", "en")
 _COMMENTS = ("", "", "", "Быстро и вежливо", "Hերթը երկար էր", "Long queue at window 3")
 accepted = 0
-
-
-def _field(data: dict[str, str]) -> str:
-    return "&".join(f"{name}={value}" for name, value in data.items())
 
 
 class Citizen(FastHttpUser):
@@ -42,7 +39,7 @@ class Citizen(FastHttpUser):
     def _post(self, fields: dict[str, str], expected: int, name: str) -> Any:
         with self.client.post(
             f"/w/{SERVICE}",
-            data=_field(fields),
+            data=urlencode(fields),
             headers={
                 "content-type": "application/x-www-form-urlencoded",
                 "x-forwarded-for": self.address,
@@ -72,7 +69,7 @@ class Citizen(FastHttpUser):
         fields = {
             "token": token,
             "rating": str(random.choice((1, 2, 3, 4, 4, 5, 5, 5))),  # noqa: S311
-            "comment": random.choice(_COMMENTS).replace(" ", "+"),  # noqa: S311
+            "comment": random.choice(_COMMENTS),  # noqa: S311
             "lang": language,
             "layout": "full",
             "channel": "web",
