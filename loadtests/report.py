@@ -115,9 +115,17 @@ def write_report(figures: Figures, output: Path) -> None:
             "",
             f"- at start: {memory['start']:.1f} MB",
             f"- after the first minute: {memory['after_first_minute']:.1f} MB",
-            f"- at the end: {memory['end']:.1f} MB ({growth:+.1%} since the first minute)",
+            f"- at the end: {memory['end']:.1f} MB ({growth:+.1%} since the first minute, "
+            f"{(memory['end'] - memory['start']) / memory['start']:+.1%} since the start: "
+            "caches warm up; SQLite's page cache alone may take 16 MB a connection)",
         ]
-        targets.append(("RSS growth < 5% over the run", f"{growth:+.1%}", _verdict(growth < 0.05)))
+        targets.append(
+            (
+                "RSS growth < 5% over the run, from the first minute (warm caches)",
+                f"{growth:+.1%}",
+                _verdict(growth < 0.05),
+            )
+        )
     lines += ["", "## Targets", "", "| target | measured | |", "| --- | ---: | --- |"]
     lines += [f"| {name} | {value} | {verdict} |" for name, value, verdict in targets]
     output.parent.mkdir(parents=True, exist_ok=True)
