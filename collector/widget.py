@@ -41,7 +41,7 @@ from collector.form_decoding import FormProblems, decode_rating_form
 from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.forwarded import TrustedProxies
 from collector.ids import new_rating_id
-from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent
+from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent, RatingForm
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field
@@ -257,8 +257,6 @@ class WidgetApp:
         answers = form.answers()
         _refuse_unasked(service, answers)
         language = self._language(request, form.lang)
-        values = {"rating": str(form.rating), "comment": form.comment, "website": ""}
-        values.update({answer_field(question): value for question, value in answers.items()})
         try:
             token = self._signer.verify(service.slug, form.token)
         except FormTokenError as error:
@@ -268,16 +266,8 @@ class WidgetApp:
                     f"form token refused: {error.problem.value}", reason=reason
                 ) from None
             await self._rejections.count(service.slug, reason)
-            page = self._pages.form(
-                service,
-                language,
-                form.layout,
-                form.channel,
-                self._signer.issue(service.slug),
-                transaction=form.transaction,
-                values=values,
-                notice="form_expired",
-            )
+            token_again = self._signer.issue(service.slug)
+            page = self._form_again(service, form, language, token_again, "form_expired")
             await self._respond(send, scope, 422, page, service=service)
             return
         claims = self._transactions.admit(service, form.transaction)
@@ -307,16 +297,7 @@ class WidgetApp:
             logger.warning("rating not saved for %s: %s", service.slug, error.detail)
             # The same token again: if the rating did reach Redis after all, sending
             # it again shows the thank-you page and stores nothing twice.
-            page = self._pages.form(
-                service,
-                language,
-                form.layout,
-                form.channel,
-                form.token,
-                transaction=form.transaction,
-                values=values,
-                notice="error_not_saved",
-            )
+            page = self._form_again(service, form, language, form.token, "error_not_saved")
             await self._respond(send, scope, 503, page, [(b"retry-after", b"5")], service=service)
             return
         if result.outcome is Outcome.RATE_LIMITED:
@@ -328,6 +309,24 @@ class WidgetApp:
             f"/w/{service.slug}/thanks?lang={language}&layout={form.layout}&channel={form.channel}"
         )
         await self._send(send, scope, 303, b"", [(b"location", location.encode())])
+
+    def _form_again(
+        self, service: Service, form: RatingForm, language: str, token: str, notice: str
+    ) -> Page:
+        """The form filled in as the citizen sent it, with a notice: built only when a
+        valid form could not be taken (expired, or Redis did not answer)."""
+        values = {"rating": str(form.rating), "comment": form.comment, "website": ""}
+        values.update({answer_field(q): value for q, value in form.answers().items()})
+        return self._pages.form(
+            service,
+            language,
+            form.layout,
+            form.channel,
+            token,
+            transaction=form.transaction,
+            values=values,
+            notice=notice,
+        )
 
     def _policy(self, style_source: str, service: Service | None) -> bytes:
         """The page's CSP; frame-ancestors: the service's origins, 'none' if unknown."""
