@@ -118,17 +118,21 @@ def _measure_http(
         connections = arguments.connections
         try:
             for run in range(arguments.runs):
-                for name, url, script in (
-                    (f"get/baseline/{workers}", baseline.url + WIDGET, "get.lua"),
-                    (f"get/collector/{workers}", collector.url + WIDGET, "get.lua"),
-                    (f"post/baseline/{workers}", baseline.url + WIDGET, "post.lua"),
-                    (f"post/collector/{workers}", collector.url + WIDGET, "post.lua"),
+                for name, url in (
+                    (f"get/baseline/{workers}", baseline.url + WIDGET),
+                    (f"get/collector/{workers}", collector.url + WIDGET),
+                    (f"post/baseline/{workers}", baseline.url + WIDGET),
+                    (f"post/collector/{workers}", collector.url + WIDGET),
                 ):
-                    # Unused tokens for every run: a used one is a duplicate, a cheaper path.
-                    tokens = _tokens(work / "tokens.txt", arguments.tokens)
+                    # Unused tokens for every POST run: a used one is a duplicate, a
+                    # cheaper path.
+                    tokens = (
+                        _tokens(work / "tokens.txt", arguments.tokens)
+                        if name.startswith("post")
+                        else None
+                    )
                     result = wrk_runs.run(
                         url,
-                        script,
                         seconds=arguments.seconds,
                         connections=connections,
                         threads=threads,
@@ -140,7 +144,9 @@ def _measure_http(
                         _reset(server)
                 # A steady POST load at half of this run's peak.
                 peak = figures.http[f"post/collector/{workers}"][-1].requests_per_second
-                paced = _at_rate(collector.url + WIDGET, peak / 2, arguments, threads, tokens)
+                paced = _at_rate(
+                    collector.url + WIDGET, peak / 2, arguments, threads, work / "tokens.txt"
+                )
                 figures.http.setdefault(f"half/collector/{workers}", []).append(paced)
                 print(f"run {run + 1} half-peak {workers}: {paced}", flush=True)
                 _reset(server)
@@ -159,7 +165,6 @@ def _at_rate(
     tokens = _tokens(tokens, arguments.tokens)
     probe = wrk_runs.run(
         url,
-        "post.lua",
         seconds=3,
         connections=connections,
         threads=threads,
@@ -172,7 +177,6 @@ def _at_rate(
     )
     return wrk_runs.run(
         url,
-        "post.lua",
         seconds=arguments.seconds,
         connections=connections,
         threads=threads,
@@ -197,7 +201,6 @@ def _measure_memory(
             tokens = _tokens(work / "memory-tokens.txt", int(rate * 60 * 1.5))
             wrk_runs.run(
                 collector.url + WIDGET,
-                "post.lua",
                 seconds=60,
                 connections=connections,
                 tokens=tokens,

@@ -50,7 +50,6 @@ def parse(output: str) -> WrkResult:
 
 def run(
     url: str,
-    script: str,
     *,
     seconds: int,
     connections: int,
@@ -58,6 +57,7 @@ def run(
     pace_milliseconds: float = 0,
     tokens: Path | None = None,
 ) -> WrkResult:
+    """GET the url, or, with a file of form tokens, POST ratings to it."""
     environment = {**os.environ, "WRK_THREADS": str(threads)}
     if pace_milliseconds:
         environment["PACE_MS"] = str(max(1, round(pace_milliseconds)))
@@ -70,7 +70,7 @@ def run(
         f"-d{seconds}s",
         "--latency",
         "-s",
-        str(SCRIPTS / script),
+        str(SCRIPTS / "widget.lua"),
         url,
     ]
     done = subprocess.run(  # noqa: S603 (our own arguments)
