@@ -27,6 +27,7 @@ from collector.admin_messages import (
 )
 from collector.auth import AnalystClaims
 from collector.errors import BadRequest, CollectorError, Forbidden, NotFound
+from collector.local_days import is_time_zone
 from collector.rejections import REJECTION_DAYS_KEPT, UNKNOWN_SERVICE
 from collector.runtime import Runtime
 from collector.services import Service
@@ -85,7 +86,7 @@ async def list_tenants(
 ) -> list[TenantView]:
     claims = _admin(runtime, request)
     return [
-        TenantView(tenant.id, tenant.name)
+        TenantView(tenant.id, tenant.name, tenant.time_zone)
         for tenant in await runtime.storage.list_tenants()
         if claims.may_read(tenant.id)
     ]
@@ -101,8 +102,17 @@ async def save_tenant(
     claims = _admin(runtime, request)
     if claims.role != "platform":
         raise Forbidden("only a platform token creates or renames tenants")
+    if data.time_zone is not None and not is_time_zone(data.time_zone):
+        raise BadRequest(
+            f"unknown time zone {data.time_zone[:64]!r}; use an IANA name such as Asia/Yerevan",
+            field="time_zone",
+        )
     await runtime.storage.save_tenant(_identifier(tenant, "tenant"), data.name)
-    return TenantView(tenant, data.name)
+    if data.time_zone is not None:
+        await runtime.storage.set_tenant_time_zone(tenant, data.time_zone)
+    await runtime.reload_services()
+    saved = runtime.tenants[tenant]
+    return TenantView(saved.id, saved.name, saved.time_zone)
 
 
 @get(f"{_ADMIN}/services", summary="The tenant's services")

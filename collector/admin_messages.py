@@ -17,11 +17,15 @@ class TenantDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """PUT /api/v1/admin/tenants/{tenant}."""
 
     name: Name
+    # IANA zone whose days the tenant's figures use, e.g. "Asia/Yerevan". Omitted: kept
+    # (UTC for a new tenant). A change rebuilds the tenant's rollups from raw ratings.
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class TenantView(msgspec.Struct, frozen=True):
     id: str
     name: str
+    time_zone: str = "UTC"
 
 
 class ServiceDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -11,8 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector import __version__, admin_api
-from collector.analytics import service_summary
+from collector import __version__, admin_api, analytics_api, comments_api
 from collector.errors import CollectorError
 from collector.health import health, ready
 from collector.messages import ErrorBody
@@ -78,7 +77,13 @@ def _unexpected_error(_: Request, error: Exception) -> Response[ErrorBody]:  # t
 
 def create_litestar(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[health, ready, service_summary, *admin_api.ROUTES],
+        route_handlers=[
+            health,
+            ready,
+            *analytics_api.ROUTES,
+            *comments_api.ROUTES,
+            *admin_api.ROUTES,
+        ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         exception_handlers={
             CollectorError: _collector_error,
@@ -104,6 +109,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         transactions=runtime.transactions,
         rejections=runtime.rejections,
         proxies=runtime.proxies,
+        impressions=runtime.impressions,
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,5 +1,6 @@
 """Redis key names. Every key shares one hash tag, so that the submit script's keys
-live in one Redis Cluster slot and the hot path stays a single round trip."""
+live in one Redis Cluster slot and the hot path stays a single round trip (and so that
+RENAME works between the impression keys)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ _TAG = "{ratings}"
 STREAM = f"cf:{_TAG}:stream"
 DEAD_LETTERS = f"cf:{_TAG}:dead"
 FLUSHER_GROUP = "flushers"
+# Widget views: workers add to this hash ("service|quarter_start" -> views); the
+# impression flusher renames it to a pending batch, listed in the set below until stored.
+IMPRESSIONS = f"cf:{_TAG}:impressions"
+IMPRESSION_BATCHES = f"cf:{_TAG}:impressions:pending"
 
 
 def form_nonce(service: str, nonce: str) -> str:
@@ -29,3 +34,8 @@ def rejections(service: str, day: str) -> str:
 
 def client_salt(day: str) -> str:
     return f"cf:{_TAG}:salt:{day}"
+
+
+def impression_batch(batch_id: str) -> str:
+    """The views of one batch, from the rename until storage has them."""
+    return f"cf:{_TAG}:impressions:batch:{batch_id}"

@@ -137,6 +137,12 @@ class ServiceSummary(msgspec.Struct, frozen=True, kw_only=True):
     # the agency took to answer those cases.
     answered: int = 0
     mean_answer_seconds: float | None = None
+    # Lower bound of the 95% Wilson interval of csat (collector/figures.py).
+    csat_lower_bound: float | None = None
+    comments: int = 0
+    impressions: int = 0  # widget views over the same days
+    response_rate: float | None = None  # count / impressions
+    time_zone: str = "UTC"  # the tenant's: periods are its local days
 
 
 class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):

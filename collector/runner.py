@@ -5,10 +5,13 @@ then forks N - 1 more; all accept on the one socket. Only the first runs the flu
 prints the banner and forgets old salts; every worker has its own Redis and storage
 connections and reloads services and keys on its own.
 
+Every serving process pushes its own widget views (impressions) to Redis; the one that
+runs the flusher also runs the impression flusher, and so does `collector flush`.
+
 Shutdown order for serve, on Ctrl-C or SIGTERM: the HTTP server stops accepting and
-finishes in-flight requests; the flusher commits and acknowledges its batch; then the
-embedded Redis server stops (fsyncing its AOF). Anything still in the stream stays in
-the AOF and is flushed on the next start.
+finishes in-flight requests; each process pushes its last views; the flushers commit
+and acknowledge their batches; then the embedded Redis server stops (fsyncing its AOF).
+Anything still in the stream stays in the AOF and is flushed on the next start.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -34,6 +37,7 @@ from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
 from collector.embedded_redis import EmbeddedRedis, die_with_parent
 from collector.flusher import Flusher
+from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
@@ -45,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 _EMBEDDED_URL_FILE = "redis.url"
 _FLUSHER_STOP_TIMEOUT_SECONDS = 60
+# Pushing the last views has its own, shorter timeout inside; this only bounds a hang.
+_IMPRESSIONS_STOP_TIMEOUT_SECONDS = 15
 # How soon a running collector follows `collector service|key ...` from another
 # process: a revoked signing key stops working within this many seconds. Reading two
 # small tables once a second costs nothing measurable.
@@ -114,10 +120,17 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
     flusher: Flusher | None = None
     forgetting: asyncio.Task[None] | None = None
     reloading: asyncio.Task[None] | None = None
+    counting = asyncio.create_task(runtime.impressions.run(), name="impression counter")
+    impression_flusher: ImpressionFlusher | None = None
+    impression_flushing: asyncio.Task[None] | None = None
     try:
         if settings.run_flusher:
             flusher = _flusher(settings, runtime.storage, serve_consumer_name(settings))
             flusher_task = asyncio.create_task(flusher.run(), name="flusher")
+            impression_flusher = ImpressionFlusher(runtime.redis, runtime.storage)
+            impression_flushing = asyncio.create_task(
+                impression_flusher.run(), name="impression flusher"
+            )
         if embedded:
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         reloading = asyncio.create_task(_reload_configuration_periodically(runtime))
@@ -136,6 +149,9 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
         for task in (reloading, forgetting):
             if task is not None:
                 task.cancel()
+        await _stop(runtime.impressions.stop, counting, "impression counter")
+        if impression_flusher is not None and impression_flushing is not None:
+            await _stop(impression_flusher.stop, impression_flushing, "impression flusher")
         if flusher is not None and flusher_task is not None:
             flusher.stop()
             try:
@@ -146,6 +162,17 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
                 logger.exception("the flusher ended with an error; its batch stays pending")
             await flusher.close()
         await runtime.close()
+
+
+async def _stop(stop: Callable[[], None], task: asyncio.Task[None], name: str) -> None:
+    """Ask a background loop to finish and wait for it, for a while."""
+    stop()
+    try:
+        await asyncio.wait_for(task, _IMPRESSIONS_STOP_TIMEOUT_SECONDS)
+    except TimeoutError:
+        logger.error("the %s did not stop in time", name)
+    except Exception:
+        logger.exception("the %s ended with an error", name)
 
 
 async def _reload_configuration_periodically(runtime: Runtime) -> None:
@@ -294,13 +321,22 @@ async def _flush(settings: Settings) -> None:
     storage = open_storage(settings.effective_database_url)
     await storage.migrate()
     flusher = _flusher(settings, storage, os.environ.get("FLUSH_CONSUMER") or None)
+    impression_redis = flusher_client(settings.redis_url, 0)
+    impression_flusher = ImpressionFlusher(impression_redis, storage)
+
+    def stop() -> None:
+        flusher.stop()
+        impression_flusher.stop()
+
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, flusher.stop)
+        loop.add_signal_handler(signal_number, stop)
     try:
-        await flusher.run()
+        # Both loops handle their own errors and return only once stopped.
+        await asyncio.gather(flusher.run(), impression_flusher.run())
     finally:
         await flusher.close()
+        await impression_redis.aclose()
         await storage.close()
 
 

@@ -13,6 +13,7 @@ from collector.buffer import RatingBuffer
 from collector.client_hash import ClientHasher
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
+from collector.impression_counter import ImpressionCounter
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import hot_path_client
 from collector.rejections import RejectionCounter
@@ -22,6 +23,7 @@ from collector.services import (
     DEMO_TENANT_NAME,
     ServiceCatalog,
     ServiceConfig,
+    Tenant,
 )
 from collector.settings import Settings
 from collector.signing_keys import KeyRing
@@ -47,6 +49,9 @@ class Runtime:
     transactions: TransactionTokenVerifier
     rejections: RejectionCounter
     proxies: TrustedProxies
+    # This process's widget views; runner.py runs its push task.
+    impressions: ImpressionCounter
+    tenants: dict[str, Tenant]
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -85,10 +90,14 @@ class Runtime:
             transactions=TransactionTokenVerifier(keys),
             rejections=RejectionCounter(redis),
             proxies=TrustedProxies(settings.forwarded_allow_ips),
+            impressions=ImpressionCounter(redis),
+            tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
         )
 
     async def reload_services(self) -> set[str]:
-        """Load services from storage again; pages of changed ones are re-rendered."""
+        """Load services (and tenants) from storage again; pages of changed services are
+        re-rendered."""
+        self.tenants = {tenant.id: tenant for tenant in await self.storage.list_tenants()}
         changed = self.services.replace(await self.storage.list_services())
         if changed:
             self.pages.forget(changed)

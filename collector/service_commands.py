@@ -15,6 +15,7 @@ from typing import TextIO
 
 import msgspec
 
+from collector.local_days import is_time_zone
 from collector.messages import SUPPORTED_LANGUAGES
 from collector.services import CONFIG_DECODER, Service, ServiceConfig
 from collector.settings import Settings
@@ -33,6 +34,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     tenant_add = tenant_actions.add_parser("add", help="create a tenant, or rename it")
     tenant_add.add_argument("tenant_id", help="lower-case letters, digits and hyphens")
     tenant_add.add_argument("--name", required=True)
+    tenant_add.add_argument(
+        "--time-zone",
+        help="IANA zone whose days analysts see, e.g. Asia/Yerevan (default: keep; new: UTC); "
+        "a change rebuilds the tenant's rollups",
+    )
 
     service = commands.add_parser("service", help="manage services")
     actions = service.add_subparsers(dest="action", required=True)
@@ -63,7 +69,11 @@ async def _run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -
         await storage.migrate()
         if arguments.command == "tenant":
             _check_identifier(arguments.tenant_id, "tenant id")
+            if arguments.time_zone and not is_time_zone(arguments.time_zone):
+                raise CommandError(f"unknown time zone {arguments.time_zone!r}")
             await storage.save_tenant(arguments.tenant_id, arguments.name)
+            if arguments.time_zone:
+                await storage.set_tenant_time_zone(arguments.tenant_id, arguments.time_zone)
             print(f"tenant {arguments.tenant_id} saved", file=out)
         elif arguments.action in ("add", "update"):
             await _save_service(storage, arguments, out)

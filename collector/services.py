@@ -86,6 +86,13 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     # How long ratings' comments are to be kept, in days. Stored and validated; no
     # purge job applies it yet.
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=36500)] = DEFAULT_RETENTION_DAYS
+    # The agency (a unit of the tenant) that delivers the service, for league tables
+    # of agencies; empty means the tenant itself.
+    agency: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    # Publish monthly figures at /open/{service} (collector/open_data.py), leaving out
+    # every figure that counts fewer than open_data_minimum_count ratings.
+    open_data: bool = False
+    open_data_minimum_count: Annotated[int, msgspec.Meta(ge=5, le=1000)] = 10
 
     @property
     def frame_ancestors(self) -> str:
@@ -97,10 +104,12 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
 
 class Tenant(msgspec.Struct, frozen=True):
-    """An agency: it owns services and signing keys."""
+    """An organisation (a government body or an agency): it owns services and signing
+    keys, and its analysts see its figures in its time zone."""
 
     id: str
     name: str
+    time_zone: str = "UTC"
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,6 +158,10 @@ class ServiceCatalog:
 
     def get(self, slug: str) -> Service | None:
         return self._services.get(slug)
+
+    def all(self) -> list[Service]:
+        """Every service, by slug."""
+        return sorted(self._services.values(), key=lambda service: service.slug)
 
     def replace(self, services: list[Service]) -> set[str]:
         """Swap in a new list; returns the slugs added, changed or removed."""

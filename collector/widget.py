@@ -41,6 +41,7 @@ from collector.form_decoding import FormProblems, decode_rating_form
 from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.forwarded import TrustedProxies
 from collector.ids import new_rating_id
+from collector.impression_counter import ImpressionCounter
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent, RatingForm
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
@@ -86,8 +87,10 @@ class WidgetApp:
         transactions: TransactionTokenVerifier,
         rejections: RejectionCounter,
         proxies: TrustedProxies,
+        impressions: ImpressionCounter,
     ) -> None:
         self._proxies = proxies
+        self._impressions = impressions
         self._services = services
         self._transactions = transactions
         self._rejections = rejections
@@ -195,6 +198,9 @@ class WidgetApp:
         page = self._pages.blank_form(
             request.service, language, layout, channel, token, transaction
         )
+        # A view is a form shown to someone: HEAD shows nothing.
+        if request.method == "GET":
+            self._impressions.count(request.service.slug)
         await self._respond(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(

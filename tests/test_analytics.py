@@ -49,6 +49,11 @@ async def test_render_submit_flush_then_the_summary_shows_it(
         "answers": {},
         "answered": 0,
         "mean_answer_seconds": None,
+        "csat_lower_bound": 0.2307,  # Wilson, 3 of 5 at 95%
+        "comments": 0,
+        "impressions": 0,  # views reach storage through the impression flusher
+        "response_rate": None,
+        "time_zone": "UTC",
     }
     assert newest.startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
     assert newest.endswith("Z")

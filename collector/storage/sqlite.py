@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,33 +24,22 @@ from collector.signing_keys import SigningKey
 from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
-    SummaryFigures,
 )
 from collector.storage.sqlite_migrations import migrate
+from collector.storage.sqlite_queries import AnalyticsQueries
+from collector.storage.sqlite_rollups import (
+    ALL_UPSERTS,
+    RATING_COLUMNS,
+    fill_incoming,
+    service_zones,
+    with_local_days,
+)
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MILLISECONDS = 10_000
 _CACHE_KIBIBYTES = 16 * 1024  # per connection; two connections per process
 ANSWERS_ENCODER = msgspec.json.Encoder()
-_RATING_COLUMNS = (
-    "id, service, rating, comment, language, channel, received_at, client_hash, "
-    "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
-    "operator, answer_seconds"
-)
-# The batch being stored, per connection: set-based SQL then inserts only the ratings
-# not stored yet and adds exactly those to the rollups.
-_CREATE_INCOMING = """
-CREATE TEMP TABLE IF NOT EXISTS incoming (
-    id TEXT PRIMARY KEY, service TEXT, rating INTEGER, comment TEXT, language TEXT,
-    channel TEXT, received_at INTEGER, client_hash TEXT, device_class TEXT,
-    os_family TEXT, browser_family TEXT, is_bot INTEGER, answers TEXT,
-    transaction_ref TEXT, office TEXT, operator TEXT, answer_seconds INTEGER, day TEXT
-)
-"""
-_INDEX_INCOMING = """
-CREATE INDEX IF NOT EXISTS temp.incoming_by_transaction ON incoming (service, transaction_ref)
-"""
 # One rating per transaction: drop the batch's ratings for a transaction already
 # stored, and all but the first (lowest id, so earliest) of a transaction sent twice.
 _DROP_REPEATED_TRANSACTIONS = """
@@ -63,46 +51,11 @@ DELETE FROM temp.incoming WHERE transaction_ref IS NOT NULL AND (
              WHERE other.service = incoming.service
                AND other.transaction_ref = incoming.transaction_ref))
 """
-_UPSERT_ROLLUPS = """
-INSERT INTO main.daily_rollups (service, day, device_class, language, channel, is_bot,
-    ratings, stars_1, stars_2, stars_3, stars_4, stars_5, comments, newest_received_at,
-    answered, answer_seconds_sum)
-SELECT service, day, device_class, language, channel, is_bot,
-    count(*), sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4),
-    sum(rating = 5), sum(comment <> ''), max(received_at),
-    count(answer_seconds), coalesce(sum(answer_seconds), 0)
-FROM temp.incoming WHERE true
-GROUP BY service, day, device_class, language, channel, is_bot
-ON CONFLICT (service, day, device_class, language, channel, is_bot) DO UPDATE SET
-    ratings = ratings + excluded.ratings,
-    stars_1 = stars_1 + excluded.stars_1,
-    stars_2 = stars_2 + excluded.stars_2,
-    stars_3 = stars_3 + excluded.stars_3,
-    stars_4 = stars_4 + excluded.stars_4,
-    stars_5 = stars_5 + excluded.stars_5,
-    comments = comments + excluded.comments,
-    newest_received_at = max(newest_received_at, excluded.newest_received_at),
-    answered = answered + excluded.answered,
-    answer_seconds_sum = answer_seconds_sum + excluded.answer_seconds_sum
-"""
-_UPSERT_ANSWER_ROLLUPS = """
-INSERT INTO main.daily_answer_rollups (service, day, question, answer, ratings)
-SELECT incoming.service, incoming.day, answer.key, answer.value, count(*)
-FROM temp.incoming AS incoming, json_each(incoming.answers) AS answer
-WHERE incoming.is_bot = 0  -- like the summary's star counts
-GROUP BY incoming.service, incoming.day, answer.key, answer.value
-ON CONFLICT (service, day, question, answer) DO UPDATE SET
-    ratings = ratings + excluded.ratings
-"""
 
 
 def sqlite_path(url: str) -> Path:
     """sqlite:///relative/path.db or sqlite:////absolute/path.db."""
     return Path(url.removeprefix("sqlite:///"))
-
-
-def _utc_day(milliseconds: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(milliseconds / 1000))
 
 
 # Result codes that mean "this data is refused"; every other failure (locked, full,
@@ -128,7 +81,7 @@ def _classify(error: sqlite3.Error) -> Exception:
     return StorageUnavailable(f"SQLite: {error}")
 
 
-class SqliteStorage:
+class SqliteStorage(AnalyticsQueries):
     def __init__(self, path: Path, busy_timeout_milliseconds: int = _BUSY_TIMEOUT_MILLISECONDS):
         self._path = path
         self._busy_timeout = busy_timeout_milliseconds
@@ -193,47 +146,10 @@ class SqliteStorage:
                 r.office,
                 r.operator,
                 r.answer_seconds,
-                _utc_day(r.received_at),
             )
             for r in ratings
         ]
         return await self._run("writer", lambda connection: _store(connection, rows))
-
-    async def summary(
-        self, service: str, first_day: date | None, last_day: date | None
-    ) -> SummaryFigures:
-        first = first_day.isoformat() if first_day else "0000-00-00"
-        last = last_day.isoformat() if last_day else "9999-99-99"
-
-        def query(connection: sqlite3.Connection) -> SummaryFigures:
-            row = connection.execute(
-                """SELECT coalesce(sum(ratings), 0), coalesce(sum(stars_1), 0),
-                       coalesce(sum(stars_2), 0), coalesce(sum(stars_3), 0),
-                       coalesce(sum(stars_4), 0), coalesce(sum(stars_5), 0),
-                       max(newest_received_at), coalesce(sum(answered), 0),
-                       coalesce(sum(answer_seconds_sum), 0)
-                   FROM daily_rollups
-                   WHERE service = ? AND is_bot = 0 AND day BETWEEN ? AND ?""",
-                (service, first, last),
-            ).fetchone()
-            answers: dict[str, dict[str, int]] = {}
-            for question, answer, count in connection.execute(
-                """SELECT question, answer, sum(ratings) FROM daily_answer_rollups
-                   WHERE service = ? AND day BETWEEN ? AND ?
-                   GROUP BY question, answer ORDER BY question, answer""",
-                (service, first, last),
-            ):
-                answers.setdefault(question, {})[answer] = int(count)
-            return SummaryFigures(
-                count=row[0],
-                stars=tuple(row[1:6]),
-                newest_received_at=row[6],
-                answers=answers,
-                answered=row[7],
-                answer_seconds_sum=row[8],
-            )
-
-        return await self._run("reader", query)
 
     async def count_ratings(self, service: str | None = None) -> int:
         def query(connection: sqlite3.Connection) -> int:
@@ -289,8 +205,10 @@ class SqliteStorage:
 
     async def list_tenants(self) -> list[Tenant]:
         def query(connection: sqlite3.Connection) -> list[Tenant]:
-            rows = connection.execute("SELECT id, name FROM tenants ORDER BY id").fetchall()
-            return [Tenant(row[0], row[1]) for row in rows]
+            rows = connection.execute(
+                "SELECT id, name, time_zone FROM tenants ORDER BY id"
+            ).fetchall()
+            return [Tenant(row[0], row[1], row[2]) for row in rows]
 
         return await self._run("reader", query)
 
@@ -356,14 +274,9 @@ def _signing_keys(
 
 
 def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
-    connection.execute(_CREATE_INCOMING)
-    connection.execute(_INDEX_INCOMING)
     connection.execute("BEGIN IMMEDIATE")
     try:
-        connection.execute("DELETE FROM temp.incoming")
-        placeholders = ", ".join("?" * len(rows[0]))
-        sql = f"INSERT OR IGNORE INTO temp.incoming VALUES ({placeholders})"  # noqa: S608
-        connection.executemany(sql, rows)
+        fill_incoming(connection, with_local_days(rows, service_zones(connection)))
         # EXISTS per incoming row, a primary-key lookup each: the IN (... JOIN ...) form
         # this replaced made SQLite scan every stored rating on every batch.
         connection.execute(
@@ -373,12 +286,12 @@ def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
         connection.execute(_DROP_REPEATED_TRANSACTIONS)
         new_rows = int(connection.execute("SELECT count(*) FROM temp.incoming").fetchone()[0])
         connection.execute(
-            f"INSERT INTO main.ratings ({_RATING_COLUMNS}, stored_at) "  # noqa: S608
-            f"SELECT {_RATING_COLUMNS}, ? FROM temp.incoming",
+            f"INSERT INTO main.ratings ({RATING_COLUMNS}, stored_at) "  # noqa: S608
+            f"SELECT {RATING_COLUMNS}, ? FROM temp.incoming",
             (int(time.time() * 1000),),
         )
-        connection.execute(_UPSERT_ROLLUPS)
-        connection.execute(_UPSERT_ANSWER_ROLLUPS)
+        for statement in ALL_UPSERTS:
+            connection.execute(statement)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
