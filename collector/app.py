@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector import __version__, admin_api, analytics_api, comments_api, open_data
+from collector import __version__, admin_api, analytics_api, comments_api, dashboard, open_data
 from collector.errors import CollectorError
 from collector.health import health, ready
 from collector.messages import ErrorBody
@@ -83,6 +83,7 @@ def create_litestar(runtime: Runtime) -> Litestar:
             *analytics_api.ROUTES,
             *comments_api.ROUTES,
             *admin_api.ROUTES,
+            *dashboard.ROUTES,
             *open_data.ROUTES,
         ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},

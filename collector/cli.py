@@ -1,4 +1,5 @@
-"""The `collector` command: serve, flush, tenant, service, key, snippet, token."""
+"""The `collector` command: serve, flush, tenant, service, key, snippet, token,
+dashboard-link."""
 
 from __future__ import annotations
 
@@ -57,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
         "manages every tenant (its tenant is '*')",
     )
     token.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+
+    link = commands.add_parser(
+        "dashboard-link", help="print a short-lived link that signs in to the dashboard"
+    )
+    link.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
+    link.add_argument(
+        "--role",
+        choices=("analyst", "admin"),
+        default="analyst",
+        help="the role of the session the link opens (default: analyst)",
+    )
+    link.add_argument(
+        "--minutes",
+        type=int,
+        default=15,
+        choices=range(1, 1441),
+        metavar="N",
+        help="the link works once, within N minutes (default: 15, at most 1440)",
+    )
     return parser
 
 
@@ -94,6 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             lifetime = max(1, arguments.days) * 86400
             tenant = PLATFORM_TENANT if arguments.role == "platform" else arguments.tenant
             print(tokens.issue(tenant, role=arguments.role, lifetime_seconds=lifetime))
+        elif arguments.command == "dashboard-link":
+            # Imported here: the dashboard brings Litestar, which other commands skip.
+            from collector.dashboard.session import sign_in_link
+
+            settings = settings.with_secret()
+            tokens = AnalystTokens(settings.secret)
+            print(
+                sign_in_link(
+                    settings.effective_public_url,
+                    tokens,
+                    arguments.tenant,
+                    arguments.role,
+                    arguments.minutes,
+                )
+            )
     except (RuntimeError, SettingsError, service_commands.CommandError) as error:
         # Start-up and command problems, said plainly.
         print(f"collector: {error}", file=sys.stderr)

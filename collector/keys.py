@@ -9,6 +9,10 @@ _TAG = "{ratings}"
 STREAM = f"cf:{_TAG}:stream"
 DEAD_LETTERS = f"cf:{_TAG}:dead"
 FLUSHER_GROUP = "flushers"
+# Counters behind /metrics (collector/metrics.py): refusals per reason since the start,
+# and the flushers' batch figures.
+REJECTIONS_TOTAL = f"cf:{_TAG}:rejections:total"
+FLUSH_METRICS = f"cf:{_TAG}:metrics:flush"
 # Widget views: workers add to this hash ("service|quarter_start" -> views); the
 # impression flusher renames it to a pending batch, listed in the set below until stored.
 IMPRESSIONS = f"cf:{_TAG}:impressions"
@@ -39,3 +43,9 @@ def client_salt(day: str) -> str:
 def impression_batch(batch_id: str) -> str:
     """The views of one batch, from the rename until storage has them."""
     return f"cf:{_TAG}:impressions:batch:{batch_id}"
+
+
+def dashboard_link(token_digest: str) -> str:
+    """Marks a dashboard sign-in link as used (it works once). No hash tag: it is
+    never used with the stream's keys."""
+    return f"cf:dashboard-link:{token_digest}"

@@ -104,6 +104,7 @@ def print_banner(settings: Settings, runtime: Runtime, out: TextIO) -> None:
             f"{public}/api/v1/services/{service.slug}/summary",
             file=out,
         )
+        print(f"Dashboard: {public}/dashboard (sign in with the analyst token)", file=out)
     print(f"Collector listening on {public}", file=out, flush=True)
 
 
