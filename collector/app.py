@@ -11,9 +11,16 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector import __version__, admin_api, analytics_api, comments_api, dashboard, open_data
+from collector import (
+    __version__,
+    admin_api,
+    analytics_api,
+    comments_api,
+    dashboard,
+    health,
+    open_data,
+)
 from collector.errors import CollectorError
-from collector.health import health, ready
 from collector.messages import ErrorBody
 from collector.runtime import Runtime
 from collector.widget import WidgetApp
@@ -78,8 +85,7 @@ def _unexpected_error(_: Request, error: Exception) -> Response[ErrorBody]:  # t
 def create_litestar(runtime: Runtime) -> Litestar:
     return Litestar(
         route_handlers=[
-            health,
-            ready,
+            *health.ROUTES,
             *analytics_api.ROUTES,
             *comments_api.ROUTES,
             *admin_api.ROUTES,
@@ -137,7 +143,7 @@ _JSON_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestor
 
 def _with_security_headers(path: str, send: Send) -> Send:
     extra = [*_API_HEADERS]
-    if path.startswith(("/api/", "/health")):
+    if path.startswith(("/api/", "/health", "/metrics")):
         extra.append(_JSON_POLICY)
 
     async def send_with_headers(message: Message) -> None:

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 from collector import keys
 from collector.device import classify
 from collector.messages import EVENT_DECODER, RatingEvent, StoredRating
+from collector.metrics import BatchFigures, record_batch
 from collector.redis_clients import reply_text
 from collector.storage import RecordRejected, Storage, StorageUnavailable
 
@@ -231,6 +232,8 @@ class Flusher:
         """Store the entries, dead-letter the bad ones, acknowledge all of them."""
         if not entries:
             return 0
+        started = time.perf_counter()
+        before = (self.statistics.stored, self.statistics.duplicates)
         events: list[tuple[bytes, RatingEvent]] = []
         dead: list[DeadLetter] = []
         vanished: list[bytes] = []
@@ -248,7 +251,14 @@ class Flusher:
         dead.extend(await self._store_each([item for item in events if item[0] in suspects]))
         dead_ids = {letter.entry_id for letter in dead}
         stored_ids = [entry_id for entry_id, _ in events if entry_id not in dead_ids]
-        await self._acknowledge(stored_ids + vanished, dead)
+        batch = BatchFigures(
+            entries=len(entries),
+            stored=self.statistics.stored - before[0],
+            duplicates=self.statistics.duplicates - before[1],
+            dead_letters=len(dead),
+            seconds=time.perf_counter() - started,
+        )
+        await self._acknowledge(stored_ids + vanished, dead, batch)
         self.statistics.batches += 1
         return len(entries)
 
@@ -311,10 +321,13 @@ class Flusher:
         logger.warning("flusher: storage unavailable, batch kept pending: %s", error)
         await self._sleep(1.0)
 
-    async def _acknowledge(self, entry_ids: list[bytes], dead: list[DeadLetter]) -> None:
+    async def _acknowledge(
+        self, entry_ids: list[bytes], dead: list[DeadLetter], batch: BatchFigures
+    ) -> None:
         if not entry_ids and not dead:
             return
         async with self._redis.pipeline(transaction=True) as pipe:
+            record_batch(pipe, batch)
             for letter in dead:
                 logger.error(
                     "dead letter: stream entry %s: %s", letter.entry_id.decode(), letter.reason

@@ -1,11 +1,13 @@
-"""Liveness (/health: the process answers) apart from readiness (/health/ready)."""
+"""Liveness (/health: the process answers) apart from readiness (/health/ready), and
+the Prometheus metrics (/metrics)."""
 
 from __future__ import annotations
 
-from litestar import Response, get
+from litestar import Response, get, head
 from litestar.di import NamedDependency
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from collector import keys, metrics
 from collector.runtime import Runtime
 from collector.storage import StorageError
 
@@ -15,19 +17,51 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", summary="Redis and storage answer")
-async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str]]:
-    checks = {"redis": "ok", "storage": "ok"}
+@head("/health", summary="The process is up (no body)")
+async def health_head() -> None:
+    """Load balancers often probe with HEAD."""
+
+
+@get("/health/ready", summary="Redis and storage answer; the stream's backlog")
+async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str | int]]:
+    """503 unless Redis and storage both answer. `stream_length` and `consumer_lag`
+    (entries not yet read by the flushers) say how far storage is behind."""
+    checks: dict[str, str | int] = {"redis": "ok", "storage": "ok"}
     try:
-        await runtime.redis.ping()
+        async with runtime.redis.pipeline(transaction=False) as pipeline:
+            pipeline.ping()
+            pipeline.xlen(keys.STREAM)
+            _, checks["stream_length"] = await pipeline.execute()
+        try:
+            groups = await runtime.redis.xinfo_groups(keys.STREAM)
+        except ResponseError:  # no stream yet, so nothing behind
+            groups = []
+        checks["consumer_lag"] = sum(int(group.get("lag") or 0) for group in groups)
     except (RedisError, OSError) as error:
-        checks["redis"] = f"unavailable: {type(error).__name__}"
+        checks = {"redis": f"unavailable: {type(error).__name__}", "storage": "ok"}
     try:
         await runtime.storage.ping()
     except StorageError as error:
         checks["storage"] = f"unavailable: {type(error).__name__}"
-    healthy = all(value == "ok" for value in checks.values())
+    healthy = checks["redis"] == "ok" and checks["storage"] == "ok"
     return Response(
         {"status": "ok" if healthy else "unavailable", **checks},
         status_code=200 if healthy else 503,
     )
+
+
+@get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def prometheus_metrics(runtime: NamedDependency[Runtime]) -> Response[str]:
+    """Counters and gauges from Redis (collector/metrics.py); 503 when Redis is down."""
+    try:
+        body = await metrics.render(runtime.redis)
+    except (RedisError, OSError) as error:
+        return Response(
+            f"# Redis unavailable: {type(error).__name__}\n",
+            status_code=503,
+            media_type=metrics.CONTENT_TYPE,
+        )
+    return Response(body, media_type=metrics.CONTENT_TYPE)
+
+
+ROUTES = [health, health_head, ready, prometheus_metrics]

@@ -39,6 +39,7 @@ class RejectionCounter:
             async with self._redis.pipeline(transaction=False) as pipeline:
                 pipeline.hincrby(key, reason, 1)
                 pipeline.expire(key, REJECTION_DAYS_KEPT * 86400)
+                pipeline.hincrby(keys.REJECTIONS_TOTAL, reason, 1)
                 await pipeline.execute()
         except (RedisError, OSError) as error:
             logger.debug("rejection not counted (%s/%s): %s", service, reason, error)

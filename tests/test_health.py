@@ -21,7 +21,7 @@ async def test_ready_checks_redis_and_storage(client: httpx.AsyncClient) -> None
     response = await client.get("/health/ready")
     assert (response.status_code, response.json()) == (
         200,
-        {"status": "ok", "redis": "ok", "storage": "ok"},
+        {"status": "ok", "redis": "ok", "storage": "ok", "stream_length": 0, "consumer_lag": 0},
     )
 
 
@@ -60,3 +60,8 @@ async def test_api_responses_carry_security_headers(client: httpx.AsyncClient) -
         assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     schema = await client.get("/schema/openapi.json")
     assert schema.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_head_health_answers_without_a_body(client: httpx.AsyncClient) -> None:
+    response = await client.head("/health")
+    assert (response.status_code, response.content) == (200, b"")

@@ -1,0 +1,188 @@
+"""Prometheus metrics at /metrics, read from Redis so every worker answers the same.
+
+`collector serve --workers N` puts N processes behind one socket, and flushers may run
+elsewhere: counters kept in one process's memory would change with whichever process
+a scrape reaches. So every figure lives in Redis:
+
+- accepted ratings: the stream's own count of entries ever added (XINFO STREAM);
+- rejected requests per reason: a hash incremented next to the per-day counters
+  (collector/rejections.py);
+- stream length, consumer-group lag and pending entries, dead letters: XINFO / XLEN;
+- flusher batches (count, size and duration histograms, rows stored, duplicates,
+  dead letters): a hash the flusher increments in the same MULTI as its XACK, so a
+  batch costs no extra round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from collector import keys
+from collector.redis_clients import reply_text
+
+CONTENT_TYPE = "text/plain; version=0.0.4"  # Litestar adds the charset
+PREFIX = "civic_feedback"
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFigures:
+    """One flushed batch: entries read, rows stored, duplicates skipped, dead letters."""
+
+    entries: int
+    stored: int
+    duplicates: int
+    dead_letters: int
+    seconds: float
+
+
+def _bucket_label(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def record_batch(pipeline: Pipeline, batch: BatchFigures) -> None:
+    """Queue the batch's increments on a pipeline that is about to run anyway."""
+    key = keys.FLUSH_METRICS
+    pipeline.hincrby(key, "batches", 1)
+    pipeline.hincrby(key, "entries", batch.entries)
+    pipeline.hincrby(key, "stored", batch.stored)
+    pipeline.hincrby(key, "duplicates", batch.duplicates)
+    pipeline.hincrby(key, "dead_letters", batch.dead_letters)
+    pipeline.hincrbyfloat(key, "seconds_sum", batch.seconds)
+    # Cumulative buckets are incremented for the first bound that holds the value only;
+    # the renderer sums them, so a batch costs two HINCRBYs whatever the bucket count.
+    size_bound = next((b for b in BATCH_SIZE_BUCKETS if batch.entries <= b), None)
+    pipeline.hincrby(key, f"size_le_{_bucket_label(size_bound or float('inf'))}", 1)
+    seconds_bound = next((b for b in BATCH_SECONDS_BUCKETS if batch.seconds <= b), None)
+    pipeline.hincrby(key, f"seconds_le_{_bucket_label(seconds_bound or float('inf'))}", 1)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _Exposition:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def metric(
+        self, name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]
+    ) -> None:
+        full = f"{PREFIX}_{name}"
+        self.lines.append(f"# HELP {full} {help_text}")
+        self.lines.append(f"# TYPE {full} {kind}")
+        for labels, value in samples:
+            self.lines.append(f"{full}{labels} {value:g}")
+
+    def histogram(
+        self,
+        name: str,
+        help_text: str,
+        counts: dict[str, int],
+        prefix: str,
+        bounds: tuple[float, ...],
+        total: float,
+    ) -> None:
+        samples: list[tuple[str, float]] = []
+        cumulative = 0
+        for bound in bounds:
+            cumulative += counts.get(f"{prefix}_le_{_bucket_label(bound)}", 0)
+            samples.append((f'{{le="{_bucket_label(bound)}"}}', cumulative))
+        cumulative += counts.get(f"{prefix}_le_inf", 0)
+        samples.append(('{le="+Inf"}', cumulative))
+        full = f"{PREFIX}_{name}"
+        self.lines.append(f"# HELP {full} {help_text}")
+        self.lines.append(f"# TYPE {full} histogram")
+        self.lines.extend(f"{full}_bucket{labels} {value:g}" for labels, value in samples)
+        self.lines.append(f"{full}_sum {total:g}")
+        self.lines.append(f"{full}_count {cumulative:g}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _decoded(mapping: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
+    return {reply_text(name): reply_text(value) for name, value in mapping.items()}
+
+
+async def render(redis: Redis) -> str:
+    """The exposition text; raises RedisError when Redis does not answer."""
+    async with redis.pipeline(transaction=False) as pipeline:
+        pipeline.xlen(keys.STREAM)
+        pipeline.xlen(keys.DEAD_LETTERS)
+        pipeline.hgetall(keys.REJECTIONS_TOTAL)
+        pipeline.hgetall(keys.FLUSH_METRICS)
+        stream_length, dead_letters, rejected, flushed = await pipeline.execute()
+    try:
+        stream = await redis.xinfo_stream(keys.STREAM)
+        groups = await redis.xinfo_groups(keys.STREAM)
+    except ResponseError:  # no stream yet: nothing accepted so far
+        stream, groups = {}, []
+    out = _Exposition()
+    out.metric(
+        "ratings_accepted_total",
+        "counter",
+        "Ratings acknowledged to citizens (entries ever added to the stream).",
+        [("", int(stream.get("entries-added", 0)))],
+    )
+    out.metric(
+        "requests_rejected_total",
+        "counter",
+        "Refused widget requests, by reason.",
+        [
+            (f'{{reason="{_escape(reason)}"}}', int(count))
+            for reason, count in sorted(_decoded(rejected).items())
+        ],
+    )
+    out.metric("stream_length", "gauge", "Entries in the Redis stream.", [("", stream_length)])
+    out.metric(
+        "consumer_lag",
+        "gauge",
+        "Entries in the stream not yet delivered to the consumer group.",
+        [
+            (f'{{group="{_escape(reply_text(group["name"]))}"}}', int(group.get("lag") or 0))
+            for group in groups
+        ],
+    )
+    out.metric(
+        "pending_entries",
+        "gauge",
+        "Entries delivered to a flusher and not yet acknowledged.",
+        [
+            (f'{{group="{_escape(reply_text(group["name"]))}"}}', int(group["pending"]))
+            for group in groups
+        ],
+    )
+    out.metric("dead_letters", "gauge", "Entries in the dead-letter stream.", [("", dead_letters)])
+    figures = {name: float(value) for name, value in _decoded(flushed).items()}
+    counts = {name: int(value) for name, value in figures.items() if "_le_" in name}
+    for name, help_text in (
+        ("stored", "Ratings written to storage by flushers."),
+        ("duplicates", "Entries skipped as already stored (redelivery, repeated transaction)."),
+        ("dead_letters", "Entries flushers sent to the dead-letter stream."),
+        ("entries", "Stream entries flushers processed."),
+    ):
+        out.metric(f"flushed_{name}_total", "counter", help_text, [("", figures.get(name, 0))])
+    out.histogram(
+        "flush_batch_size",
+        "Entries per flushed batch.",
+        counts,
+        "size",
+        BATCH_SIZE_BUCKETS,
+        figures.get("entries", 0),
+    )
+    out.histogram(
+        "flush_batch_seconds",
+        "Time to store one batch (storage transaction included, acknowledgement not).",
+        counts,
+        "seconds",
+        BATCH_SECONDS_BUCKETS,
+        figures.get("seconds_sum", 0.0),
+    )
+    return out.text()

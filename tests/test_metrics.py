@@ -1,0 +1,118 @@
+"""/metrics: Prometheus text from Redis, the same from every worker."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import httpx
+
+from collector import keys
+from collector.embedded_redis import EmbeddedRedis
+from collector.flusher import Flusher
+from collector.runtime import Runtime
+from collector.settings import Settings
+from tests.helpers import add, asgi_transport, event, fresh_token, post_rating
+
+
+def samples(text: str) -> dict[str, float]:
+    """name{labels} -> value, for every sample line."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            found[name] = float(value)
+    return found
+
+
+async def test_an_empty_collector_exposes_zeros(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    values = samples(response.text)
+    assert values["civic_feedback_ratings_accepted_total"] == 0
+    assert values["civic_feedback_stream_length"] == 0
+    assert values["civic_feedback_dead_letters"] == 0
+    assert values['civic_feedback_flush_batch_size_bucket{le="+Inf"}'] == 0
+    # Every metric has its HELP and TYPE.
+    names = set(re.findall(r"^# TYPE (\S+) ", response.text, re.MULTILINE))
+    assert names == {
+        "civic_feedback_ratings_accepted_total",
+        "civic_feedback_requests_rejected_total",
+        "civic_feedback_stream_length",
+        "civic_feedback_consumer_lag",
+        "civic_feedback_pending_entries",
+        "civic_feedback_dead_letters",
+        "civic_feedback_flushed_stored_total",
+        "civic_feedback_flushed_duplicates_total",
+        "civic_feedback_flushed_dead_letters_total",
+        "civic_feedback_flushed_entries_total",
+        "civic_feedback_flush_batch_size",
+        "civic_feedback_flush_batch_seconds",
+    }
+
+
+async def test_accepted_rejected_flushed_and_lag(
+    client: httpx.AsyncClient, runtime: Runtime, flusher: Flusher
+) -> None:
+    for stars in (5, 4, 3):
+        token = await fresh_token(client)
+        assert (
+            await post_rating(client, {"token": token, "rating": str(stars)})
+        ).status_code == 303
+    replayed = await post_rating(client, {"token": token, "rating": "2"})
+    assert replayed.status_code == 303  # the thank-you page, nothing stored: a duplicate
+    forged = await post_rating(client, {"token": "forged", "rating": "2"})
+    assert forged.status_code == 403
+    await add(runtime, event(stars=1), event(stars=2))
+    await flusher.ensure_group()
+    before = samples((await client.get("/metrics")).text)
+    assert before["civic_feedback_ratings_accepted_total"] == 5
+    assert before["civic_feedback_stream_length"] == 5
+    assert before['civic_feedback_consumer_lag{group="flushers"}'] == 5
+    assert before['civic_feedback_requests_rejected_total{reason="duplicate"}'] == 1
+    assert before['civic_feedback_requests_rejected_total{reason="form_token_malformed"}'] == 1
+
+    await flusher.run_once(block=False)
+    after = samples((await client.get("/metrics")).text)
+    assert after['civic_feedback_consumer_lag{group="flushers"}'] == 0
+    assert after['civic_feedback_pending_entries{group="flushers"}'] == 0
+    assert after["civic_feedback_flushed_stored_total"] == 5
+    assert after["civic_feedback_flushed_entries_total"] == 5
+    assert after["civic_feedback_flush_batch_size_count"] == 1
+    assert after['civic_feedback_flush_batch_size_bucket{le="1"}'] == 0
+    assert after['civic_feedback_flush_batch_size_bucket{le="10"}'] == 1
+    assert after['civic_feedback_flush_batch_size_bucket{le="+Inf"}'] == 1
+    assert after["civic_feedback_flush_batch_size_sum"] == 5
+    assert after["civic_feedback_flush_batch_seconds_count"] == 1
+    assert 0 < after["civic_feedback_flush_batch_seconds_sum"] < 10
+
+
+async def test_dead_letters_are_counted(
+    runtime: Runtime, flusher: Flusher, client: httpx.AsyncClient
+) -> None:
+    await flusher.ensure_group()
+    await runtime.redis.xadd(keys.STREAM, {"e": b"not a rating"})
+    await flusher.run_once(block=False)
+    values = samples((await client.get("/metrics")).text)
+    assert values["civic_feedback_dead_letters"] == 1
+    assert values["civic_feedback_flushed_dead_letters_total"] == 1
+    assert values["civic_feedback_flushed_stored_total"] == 0
+
+
+async def test_metrics_answer_503_while_redis_is_down(
+    settings: Settings, private_redis: EmbeddedRedis
+) -> None:
+    runtime = await Runtime.open(replace(settings, redis_url=private_redis.url))
+    try:
+        async with httpx.AsyncClient(
+            transport=asgi_transport(runtime), base_url="http://t"
+        ) as client:
+            private_redis.stop()
+            response = await client.get("/metrics")
+            private_redis.start()
+            assert (await client.get("/metrics")).status_code == 200
+    finally:
+        await runtime.close()
+    assert response.status_code == 503
+    assert response.text.startswith("# Redis unavailable: ")
