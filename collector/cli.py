@@ -39,7 +39,16 @@ def _parser() -> argparse.ArgumentParser:
         help="serving processes on one socket (default 1; the first also flushes)",
     )
 
-    commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
+    flush = commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
+    flush.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        choices=range(1, 33),
+        metavar="N",
+        help="consumers in this process, each with its own batches (default 1); "
+        "worth it with PostgreSQL, which stores batches side by side",
+    )
 
     snippet = commands.add_parser("snippet", help="print the iframe snippet of a service")
     snippet.add_argument("service", help="the service's slug, e.g. demo-passport")
@@ -102,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings = replace(settings, port=arguments.port)
             runner.serve(settings, sys.stdout, arguments.workers)
         elif arguments.command == "flush":
-            runner.flush(settings)
+            runner.flush(settings, arguments.concurrency)
         elif arguments.command in ("tenant", "service"):
             return service_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "key":

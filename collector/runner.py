@@ -36,7 +36,7 @@ import uvicorn
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
 from collector.embedded_redis import EmbeddedRedis, die_with_parent
-from collector.flusher import Flusher
+from collector.flusher import Flusher, default_consumer_name
 from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
@@ -47,7 +47,7 @@ from collector.storage import Storage, StorageError, open_storage
 
 logger = logging.getLogger(__name__)
 
-_EMBEDDED_URL_FILE = "redis.url"
+EMBEDDED_URL_FILE = "redis.url"
 _FLUSHER_STOP_TIMEOUT_SECONDS = 60
 # Pushing the last views has its own, shorter timeout inside; this only bounds a hang.
 _IMPRESSIONS_STOP_TIMEOUT_SECONDS = 15
@@ -288,7 +288,7 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
     settings = settings.with_secret()
     with data_directory_lock(settings.data_dir):
         embedded: EmbeddedRedis | None = None
-        url_file = settings.data_dir / _EMBEDDED_URL_FILE
+        url_file = settings.data_dir / EMBEDDED_URL_FILE
         try:
             if not settings.redis_url:
                 embedded = EmbeddedRedis(
@@ -318,31 +318,43 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
                 embedded.stop()
 
 
-async def _flush(settings: Settings) -> None:
+def flush_consumer_names(base: str, concurrency: int) -> list[str]:
+    """One stable name per consumer, so a restart drains each one's own pending entries."""
+    if concurrency == 1:
+        return [base]
+    return [f"{base}-{number}" for number in range(1, concurrency + 1)]
+
+
+async def _flush(settings: Settings, concurrency: int) -> None:
     storage = open_storage(settings.effective_database_url)
     await storage.migrate()
-    flusher = _flusher(settings, storage, os.environ.get("FLUSH_CONSUMER") or None)
+    base = os.environ.get("FLUSH_CONSUMER") or default_consumer_name()
+    flushers = [
+        _flusher(settings, storage, name) for name in flush_consumer_names(base, concurrency)
+    ]
     impression_redis = flusher_client(settings.redis_url, 0)
     impression_flusher = ImpressionFlusher(impression_redis, storage)
 
     def stop() -> None:
-        flusher.stop()
+        for flusher in flushers:
+            flusher.stop()
         impression_flusher.stop()
 
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop)
     try:
-        # Both loops handle their own errors and return only once stopped.
-        await asyncio.gather(flusher.run(), impression_flusher.run())
+        # Every loop handles its own errors and returns only once stopped.
+        await asyncio.gather(*(flusher.run() for flusher in flushers), impression_flusher.run())
     finally:
-        await flusher.close()
+        for flusher in flushers:
+            await flusher.close()
         await impression_redis.aclose()
         await storage.close()
 
 
-def flush(settings: Settings) -> None:
-    """Run a standalone flusher until Ctrl-C or SIGTERM.
+def flush(settings: Settings, concurrency: int = 1) -> None:
+    """Run a standalone flusher (`concurrency` consumers) until Ctrl-C or SIGTERM.
 
     Without REDIS_URL it uses the embedded server of a `collector serve` running on
     the same data directory.
@@ -350,11 +362,11 @@ def flush(settings: Settings) -> None:
     import uvloop
 
     if not settings.redis_url:
-        url_file = settings.data_dir / _EMBEDDED_URL_FILE
+        url_file = settings.data_dir / EMBEDDED_URL_FILE
         if not url_file.exists():
             raise SystemExit(
                 "collector flush: set REDIS_URL, or start `collector serve` on this data "
                 f"directory first ({url_file} not found)"
             )
         settings = replace(settings, redis_url=url_file.read_text(encoding="ascii").strip())
-    uvloop.run(_flush(settings))
+    uvloop.run(_flush(settings, concurrency))

@@ -10,12 +10,20 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from redis.asyncio import Redis
 
+from collector import keys
+from collector.redis_clients import reply_text
+from collector.runner import EMBEDDED_URL_FILE, flush_consumer_names
 from tests.e2e.conftest import ServeProcess
 from tests.e2e.test_serve import rate, summary_count, wait_for_count
 
 
-async def test_standalone_flusher_drains_what_serve_buffered(tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_standalone_flusher_drains_what_serve_buffered(
+    tmp_path: Path, concurrency: int
+) -> None:
     serve = ServeProcess(tmp_path / "data", {"COLLECTOR_FLUSHER": "off"})
     serve.start()
     flusher: asyncio.subprocess.Process | None = None
@@ -35,11 +43,23 @@ async def test_standalone_flusher_drains_what_serve_buffered(tmp_path: Path) -> 
                 "-m",
                 "collector.cli",
                 "flush",
+                "--concurrency",
+                str(concurrency),
                 env=environment,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             await wait_for_count(http, serve.analyst_token, 3)
+            url = (serve.data_dir / EMBEDDED_URL_FILE).read_text(encoding="ascii").strip()
+            redis = Redis.from_url(url)
+            try:
+                consumers = await redis.xinfo_consumers(keys.STREAM, keys.FLUSHER_GROUP)
+            finally:
+                await redis.aclose()
+            names = {reply_text(consumer["name"]) for consumer in consumers}
+            expected = flush_consumer_names("standalone-1", concurrency)
+            assert names >= set(expected)
+            assert len(expected) == concurrency
             flusher.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(flusher.wait(), 30) == 0
     finally:
