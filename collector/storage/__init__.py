@@ -20,9 +20,16 @@ __all__ = [
     "open_storage",
 ]
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 def open_storage(url: str) -> Storage:
-    """A storage backend for the URL (only sqlite:/// for now)."""
+    """A storage backend for the URL: sqlite:///path or postgresql://... (postgres://)."""
     if url.startswith("sqlite:///"):
         return SqliteStorage(sqlite_path(url))
+    if url.startswith(POSTGRES_SCHEMES):
+        # Imported here: a SQLite deployment never loads psycopg.
+        from collector.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url)
     raise ValueError(f"DATABASE_URL: unsupported database {url.split(':', 1)[0]!r}")

@@ -25,6 +25,7 @@ from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
 )
+from collector.storage.rollup_rows import with_local_days
 from collector.storage.sqlite_migrations import migrate
 from collector.storage.sqlite_queries import AnalyticsQueries
 from collector.storage.sqlite_rollups import (
@@ -32,7 +33,6 @@ from collector.storage.sqlite_rollups import (
     RATING_COLUMNS,
     fill_incoming,
     service_zones,
-    with_local_days,
 )
 
 T = TypeVar("T")

@@ -18,15 +18,14 @@ from collector.storage.base import (
     RatingRow,
     SummaryFigures,
 )
+from collector.storage.rollup_rows import CUBE_DIMENSIONS, with_local_days
 from collector.storage.sqlite_rollups import (
     ALL_UPSERTS,
-    CUBE_DIMENSIONS,
     RATING_COLUMNS,
     ROLLUP_TABLES,
     UPSERT_IMPRESSION_DAYS,
     fill_incoming,
     service_zones,
-    with_local_days,
 )
 
 T = TypeVar("T")

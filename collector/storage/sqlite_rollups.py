@@ -11,15 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from collector.local_days import UTC_NAME, day_function
 from collector.storage.base import DIMENSIONS
+from collector.storage.rollup_rows import DIMENSION_DAYS
 
-# Kept in dimension_days; device, language and channel are read from the cube
-# (daily_rollups), which has them already: one upsert fewer per batch.
-DIMENSION_DAYS = ("os", "browser", "office", "operator")
-CUBE_DIMENSIONS = ("device", "language", "channel")
-
-_QUARTER_MILLISECONDS = 900_000
 RATING_COLUMNS = (
     "id, service, rating, comment, language, channel, received_at, client_hash, "
     "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
@@ -137,25 +131,6 @@ def service_zones(connection: sqlite3.Connection) -> dict[str, str]:
             "JOIN tenants ON tenants.id = services.tenant_id"
         ).fetchall()
     )
-
-
-def with_local_days(
-    rows: Sequence[tuple[object, ...]], zones: dict[str, str]
-) -> list[tuple[object, ...]]:
-    """Append each row's local day (service at index 1, received_at at index 6)."""
-    # A batch spans a few quarter hours, and every zone's day starts on one: one
-    # conversion per zone and quarter instead of one per row (2.7 us each).
-    days: dict[tuple[str, int], str] = {}
-    result = []
-    for row in rows:
-        zone = zones.get(str(row[1]), UTC_NAME)
-        received_at = int(row[6])  # type: ignore[call-overload]
-        key = (zone, received_at // _QUARTER_MILLISECONDS)
-        day = days.get(key)
-        if day is None:
-            day = days[key] = day_function(zone)(received_at)
-        result.append((*row, day))
-    return result
 
 
 def fill_incoming(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
