@@ -3,9 +3,10 @@ and the rebuild of a tenant's rollups when its time zone changes."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -196,11 +197,15 @@ class AnalyticsQueries:
         if query.minimum_rating > 1 or query.maximum_rating < 5:
             conditions.append("rating BETWEEN ? AND ?")
             parameters += [query.minimum_rating, query.maximum_rating]
+        # Lowest first: "+" keeps SQLite off the time index, which it would otherwise
+        # pick and then sort every comment of the period (measured: 650 ms against
+        # 0.1 ms through ratings_comments for 800,000 ratings).
+        time_column = "+received_at" if query.lowest_first else "received_at"
         if query.received_from is not None:
-            conditions.append("received_at >= ?")
+            conditions.append(f"{time_column} >= ?")
             parameters.append(query.received_from)
         if query.received_before is not None:
-            conditions.append("received_at < ?")
+            conditions.append(f"{time_column} < ?")
             parameters.append(query.received_before)
         if query.language:
             conditions.append("language = ?")
@@ -286,8 +291,11 @@ class AnalyticsQueries:
 
     async def set_tenant_time_zone(self, tenant_id: str, time_zone: str) -> bool:
         def rebuild(connection: sqlite3.Connection) -> bool:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            # The zone first: from its commit on, the flusher writes new ratings in it.
+            # Then one transaction per service, so the flusher waits at most one
+            # service's rebuild (seconds), not the tenant's (minutes); each rebuild
+            # reads every rating stored before it, so none is left in the old zone.
+            with _transaction(connection):
                 changed = connection.execute(
                     "UPDATE tenants SET time_zone = ? WHERE id = ?", (time_zone, tenant_id)
                 ).rowcount
@@ -297,15 +305,23 @@ class AnalyticsQueries:
                         "SELECT slug FROM services WHERE tenant_id = ?", (tenant_id,)
                     )
                 ]
-                for service in services:
+            for service in services:
+                with _transaction(connection):
                     _rebuild_service(connection, service, time_zone)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
             return bool(changed)
 
         return await self._run("writer", rebuild)
+
+
+@contextlib.contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _casefold(value: str | None) -> str | None:
@@ -336,19 +352,22 @@ def _rebuild_service(connection: sqlite3.Connection, service: str, time_zone: st
     for table in ROLLUP_TABLES:
         connection.execute(f"DELETE FROM {table} WHERE service = ?", (service,))  # noqa: S608
     zones = {service: time_zone}
-    after = ""
+    after: tuple[int, str] = (-1, "")
     while True:
+        # In the order of ratings_by_service_time: paging by id instead re-sorted all
+        # the service's remaining rows for every chunk (90 s against 4 s for 1.4M).
         rows = connection.execute(
             f"SELECT {RATING_COLUMNS} FROM ratings "  # noqa: S608 (constants only)
-            "WHERE service = ? AND id > ? ORDER BY id LIMIT ?",
-            (service, after, _REBUILD_CHUNK),
+            "WHERE service = ? AND (received_at, id) > (?, ?) "
+            "ORDER BY received_at, id LIMIT ?",
+            (service, *after, _REBUILD_CHUNK),
         ).fetchall()
         if not rows:
             break
         fill_incoming(connection, with_local_days(rows, zones))
         for statement in ALL_UPSERTS:
             connection.execute(statement)
-        after = rows[-1][0]
+        after = (rows[-1][6], rows[-1][0])
     views = connection.execute(
         "SELECT service, quarter_start, impressions FROM impression_quarters WHERE service = ?",
         (service,),

@@ -83,7 +83,9 @@ CREATE UNIQUE INDEX rating_keys_one_per_transaction
 -- Comments lists and exports read raw rows by service and time; lowest ratings first
 -- needs the rating in the key. Only rows with a comment are in the second.
 CREATE INDEX ratings_by_service_time ON ratings (service, received_at);
-CREATE INDEX ratings_comments ON ratings (service, rating, received_at) WHERE comment <> '';
+-- Comments lowest ratings first, in the key's own order (see SQLite's 0004).
+CREATE INDEX ratings_comments ON ratings (service, rating, received_at DESC, id DESC)
+    WHERE comment <> '' AND NOT is_bot;
 
 -- Kept in the same transaction as the raw insert, so analytics never scan ratings.
 -- Per device class, language, channel and bot flag.

@@ -55,10 +55,11 @@ CREATE TABLE impression_batches (
     applied_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Comments lists and exports read raw rows by service and time; lowest ratings first
--- needs the rating in the key. Only rows with a comment are in it.
-CREATE INDEX ratings_comments ON ratings (service, rating, received_at)
-    WHERE comment <> '';
+-- Comments lowest ratings first (the dashboard, the API's order=lowest), in the key's
+-- own order so a page reads about as many rows as it shows: 0.1 ms instead of 650 ms
+-- for a service with 800,000 ratings a year. Only humans' rows with a comment.
+CREATE INDEX ratings_comments ON ratings (service, rating, received_at DESC, id DESC)
+    WHERE comment <> '' AND is_bot = 0;
 
 -- Backfill from what is stored (every tenant starts in UTC).
 INSERT INTO service_days (service, day, ratings, stars_1, stars_2, stars_3, stars_4,
