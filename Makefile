@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format screenshots bench loadtest clean
+.PHONY: help run test lint format screenshots bench bench-analytics loadtest clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civic-feedback needs Python 3.11 or newer (set PYTHON=...)")'
@@ -39,7 +39,7 @@ lint: $(VENV)/.installed-dev ## ruff (format check and lint) and mypy
 test: lint ## lint, then the whole test suite against real servers
 	$(BIN)/pytest
 
-screenshots: $(VENV)/.installed-dev ## PNG of every widget layout x language x state in screenshots/
+screenshots: $(VENV)/.installed-dev ## PNGs of every widget layout x language x state, and the dashboard, in screenshots/
 	$(BIN)/python -m tests.e2e.screenshots screenshots
 
 format: $(VENV)/.installed-dev ## reformat and fix what ruff can
@@ -49,6 +49,9 @@ format: $(VENV)/.installed-dev ## reformat and fix what ruff can
 bench: $(VENV)/.installed-dev ## measure against raw ASGI and Redis; writes docs/performance.md (~25 min)
 	.ci/apt-install wrk redis-tools
 	$(BIN)/python -m loadtests.bench
+
+bench-analytics: $(VENV)/.installed-dev ## analytics reads over 10M generated ratings; writes docs/analytics-performance.md
+	$(BIN)/python -m loadtests.analytics_scale
 
 loadtest: $(VENV)/.installed-load ## Locust, headless, 60 s against a collector it starts; CSV in loadtests/results/
 	$(BIN)/python -m loadtests.run_locust

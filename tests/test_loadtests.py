@@ -1,11 +1,21 @@
-"""The benchmark harness's own parts: reading wrk's output and writing the report."""
+"""The benchmark harness's own parts: reading wrk's output, writing the report, and the
+analytics benchmark's generated data."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections import Counter
+from contextlib import closing
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from collector.storage.sqlite import SqliteStorage
+from loadtests.analytics_dataset import prepare
+from loadtests.analytics_ratings import OTHER_TENANT_SERVICES, OTHER_TENANTS
 from loadtests.bench import Figures
 from loadtests.report import write_report
 from loadtests.wrk_runs import WrkResult, parse
@@ -73,3 +83,77 @@ def test_report_takes_medians_and_judges_the_targets(tmp_path: Path) -> None:
         "| **not met** |"
     ) in text
     assert "+32.0% since the start" in text
+
+
+async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None:
+    """The benchmark's generator at 2,000 ratings x 5 services: every figure the storage
+    reads from its rollups equals a count over the raw rows, by the tenant's local days."""
+    dataset = await prepare(tmp_path, ratings=2000, services=5, progress=lambda _: None)
+    with closing(sqlite3.connect(dataset.path)) as connection:
+        zones = dict(
+            connection.execute(
+                "SELECT slug, time_zone FROM services JOIN tenants ON tenants.id = tenant_id"
+            )
+        )
+        raw = connection.execute(
+            "SELECT service, rating, comment, received_at, device_class, is_bot, answers "
+            "FROM ratings"
+        ).fetchall()
+        views = dict(
+            connection.execute(
+                "SELECT service, sum(impressions) FROM impression_quarters GROUP BY 1"
+            )
+        )
+    assert len(raw) == 2000
+    assert len(zones) == 5 + len(OTHER_TENANTS) * OTHER_TENANT_SERVICES
+    assert zones[dataset.generation.biggest[0]] == "Asia/Yerevan"
+    assert dataset.generation.biggest[1] > 3 * dataset.generation.smallest[1]
+    assert 0.14 < sum(row[2] != "" for row in raw) / len(raw) < 0.28
+
+    days: dict[tuple[str, str], list[int]] = {}
+    devices: dict[str, Counter[str]] = {}
+    answers: dict[str, Counter[tuple[str, str]]] = {}
+    for service, rating, comment, received_at, device, is_bot, answered in raw:
+        local = datetime.fromtimestamp(received_at / 1000, ZoneInfo(zones[service]))
+        figures = days.setdefault((service, local.date().isoformat()), [0] * 8)
+        if is_bot:
+            figures[7] += 1
+            continue
+        figures[0] += 1
+        figures[rating] += 1
+        figures[6] += comment != ""
+        devices.setdefault(service, Counter())[device] += 1
+        answers.setdefault(service, Counter()).update(json.loads(answered).items())
+
+    storage = SqliteStorage(dataset.path)
+    try:
+        first, last = date(2000, 1, 1), date(2100, 1, 1)
+        for service in zones:
+            points = await storage.time_series(service, first, last, "day")
+            assert {
+                (service, point.key): [
+                    point.figures.count,
+                    *point.figures.stars,
+                    point.figures.comments,
+                    point.figures.bots,
+                ]
+                for point in points
+            } == {key: figures for key, figures in days.items() if key[0] == service}
+            summary = await storage.summary(service, None, None)
+            assert summary.impressions == views.get(service, 0)
+            assert {
+                (question, answer): count
+                for question, counts in summary.answers.items()
+                for answer, count in counts.items()
+            } == answers.get(service, {})
+            breakdown = await storage.breakdown(service, "device", None, None)
+            assert {entry.key: entry.figures.count for entry in breakdown} == devices.get(
+                service, {}
+            )
+    finally:
+        await storage.close()
+
+    again = await prepare(tmp_path, ratings=2000, services=5, progress=lambda _: None)
+    assert again.reused
+    assert again.path == dataset.path
+    assert again.generation == dataset.generation
