@@ -21,6 +21,7 @@ from collector import (
     open_data,
 )
 from collector.errors import CollectorError
+from collector.impression_counter import ImpressionCounter
 from collector.messages import ErrorBody
 from collector.runtime import Runtime
 from collector.widget import WidgetApp
@@ -104,10 +105,9 @@ def create_litestar(runtime: Runtime) -> Litestar:
     )
 
 
-def create_app(runtime: Runtime) -> ASGIApp:
-    """The collector's ASGI app: /w/... goes straight to the widget, the rest to Litestar."""
-    litestar = create_litestar(runtime)
-    widget = WidgetApp(
+def create_widget(runtime: Runtime, impressions: ImpressionCounter | None = None) -> WidgetApp:
+    """The widget's hot path, counting views with the runtime's counter unless told."""
+    return WidgetApp(
         services=runtime.services,
         pages=runtime.pages,
         signer=runtime.signer,
@@ -117,8 +117,14 @@ def create_app(runtime: Runtime) -> ASGIApp:
         transactions=runtime.transactions,
         rejections=runtime.rejections,
         proxies=runtime.proxies,
-        impressions=runtime.impressions,
+        impressions=impressions or runtime.impressions,
     )
+
+
+def create_app(runtime: Runtime) -> ASGIApp:
+    """The collector's ASGI app: /w/... goes straight to the widget, the rest to Litestar."""
+    litestar = create_litestar(runtime)
+    widget = create_widget(runtime)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["path"].startswith(_WIDGET_PREFIX):

@@ -9,10 +9,10 @@ import httpx
 from redis.asyncio import Redis
 
 from collector import keys
+from collector.app import create_widget
 from collector.impression_counter import ImpressionCounter
 from collector.redis_clients import reply_text
 from collector.runtime import Runtime
-from collector.widget import WidgetApp
 from tests.helpers import DAY_ONE
 
 NOON = DAY_ONE // 1000 + 12 * 3600  # 2026-01-01T12:00:00Z in seconds
@@ -32,18 +32,7 @@ class Clock:
 
 def counting_widget(runtime: Runtime, counter: ImpressionCounter) -> httpx.AsyncClient:
     """A client of the widget (/w/...) built as create_app builds it, counting views."""
-    widget = WidgetApp(
-        services=runtime.services,
-        pages=runtime.pages,
-        signer=runtime.signer,
-        hasher=runtime.hasher,
-        buffer=runtime.buffer,
-        public_url=runtime.settings.effective_public_url,
-        transactions=runtime.transactions,
-        rejections=runtime.rejections,
-        proxies=runtime.proxies,
-        impressions=counter,
-    )
+    widget = create_widget(runtime, counter)
     transport = httpx.ASGITransport(app=cast(Any, widget), client=("203.0.113.7", 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://collector.test")
 
