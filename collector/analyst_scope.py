@@ -44,15 +44,26 @@ class Period:
         )
 
 
+# No rating is older than the epoch; the far end only keeps date arithmetic (a day's
+# end, a month's next) clear of year 9999.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
 def parse_day(value: str | None, name: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(
             f"{name!r} must be a date as YYYY-MM-DD, not {value[:40]!r}", field=name
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(
+            f"{name!r} must be between {FIRST_DAY} and {LAST_DAY}, not {value}", field=name
+        )
+    return day
 
 
 def parse_period(first: str | None, last: str | None) -> Period:

@@ -99,18 +99,29 @@ async def service_summary(
     )
 
 
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _point_count(first: date, last: date, interval: str) -> int:
+    """How many periods the range touches, counted without listing them."""
+    if interval == "day":
+        return (last - first).days + 1
+    if interval == "week":
+        return (last - (first - timedelta(days=first.weekday()))).days // 7 + 1
+    return _month_number(last) - _month_number(first) + 1
+
+
 def _period_starts(first: date, last: date, interval: str) -> list[date]:
     """Every period's first day from the one holding `first` to the one holding `last`."""
+    count = _point_count(first, last, interval)
     if interval == "day":
-        return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        return [first + timedelta(days=offset) for offset in range(count)]
     if interval == "week":
         start = first - timedelta(days=first.weekday())
-        return [start + timedelta(weeks=offset) for offset in range((last - start).days // 7 + 1)]
-    starts, current = [], first.replace(day=1)
-    while current <= last:
-        starts.append(current)
-        current = (current + timedelta(days=32)).replace(day=1)
-    return starts
+        return [start + timedelta(weeks=offset) for offset in range(count)]
+    months = range(_month_number(first), _month_number(first) + count)
+    return [date(month // 12, month % 12 + 1, 1) for month in months]
 
 
 @get("/api/v1/services/{service:str}/timeseries", summary="Figures per day, week or month")
@@ -135,13 +146,14 @@ async def service_time_series(
     first = period.first or last - timedelta(days=_DEFAULT_SERIES_DAYS[interval] - 1)
     if first > last:
         raise BadRequest("'from' is after 'to'", field="from")
-    starts = _period_starts(first, last, interval)
-    if len(starts) > MAXIMUM_POINTS:
+    count = _point_count(first, last, interval)
+    if count > MAXIMUM_POINTS:
         raise BadRequest(
-            f"{len(starts)} {interval}s: at most {MAXIMUM_POINTS} points; "
+            f"{count} {interval}s: at most {MAXIMUM_POINTS} points; "
             "choose a shorter range or a longer interval",
             field="interval",
         )
+    starts = _period_starts(first, last, interval)
     typed_interval: Interval = interval
     found = {
         point.key: point.figures

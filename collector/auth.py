@@ -19,6 +19,9 @@ from collector.errors import Unauthorized
 
 ISSUER = "civic-feedback"
 AUDIENCE = "civic-feedback:analytics"
+# Dashboard sign-in links: their own audience, so a link's token works nowhere else
+# (not as an API token, not pasted into the sign-in form).
+LINK_AUDIENCE = "civic-feedback:dashboard-link"
 _ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tenant", "role"]
 
@@ -35,6 +38,7 @@ class AnalystClaims(msgspec.Struct, frozen=True):
     iat: int
     iss: str
     aud: str
+    jti: str = ""  # set on dashboard links and sessions, which can be ended early
 
     def may_manage(self, tenant_id: str) -> bool:
         """Whether this token may change the tenant's services and keys."""
@@ -58,27 +62,31 @@ class AnalystTokens:
         subject: str = "cli",
         lifetime_seconds: int = 30 * 86400,
         now: float | None = None,
+        audience: str = AUDIENCE,
+        token_id: str | None = None,
     ) -> str:
         issued_at = int(time.time() if now is None else now)
-        claims = {
+        claims: dict[str, str | int] = {
             "sub": subject,
             "tenant": tenant,
             "role": role,
             "iat": issued_at,
             "exp": issued_at + lifetime_seconds,
             "iss": ISSUER,
-            "aud": AUDIENCE,
+            "aud": audience,
         }
+        if token_id:
+            claims["jti"] = token_id
         return jwt.encode(claims, self._key, algorithm=_ALGORITHM)
 
-    def verify(self, token: str) -> AnalystClaims:
+    def verify(self, token: str, audience: str = AUDIENCE) -> AnalystClaims:
         """Return the token's claims, or raise Unauthorized saying why not."""
         try:
             claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[_ALGORITHM],
-                audience=AUDIENCE,
+                audience=audience,
                 issuer=ISSUER,
                 options={"require": _REQUIRED_CLAIMS},
             )

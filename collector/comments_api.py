@@ -42,7 +42,7 @@ _PROBLEM_COMMENTS = 5_000
 _CURSOR_DECODER = msgspec.json.Decoder(tuple[Literal["newest", "lowest"], int, int, str])
 _CURSOR_ENCODER = msgspec.json.Encoder()
 # A cell starting with one of these is read as a formula by spreadsheet programs.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS_SET = frozenset(("=", "+", "-", "@", "\t", "\r"))
 EXPORT_COLUMNS = (
     "id",
     "service",
@@ -79,9 +79,16 @@ def decode_cursor(cursor: str, order: str) -> tuple[int, int, str]:
         cursor_order, rating, received_at, last_id = _CURSOR_DECODER.decode(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise BadRequest("'cursor' is not one this API gave", field="cursor") from None
+    if not (1 <= rating <= 5 and 0 <= received_at < 2**63 and _plain(last_id, 64)):
+        raise BadRequest("'cursor' is not one this API gave", field="cursor")
     if cursor_order != order:
         raise BadRequest(f"'cursor' belongs to order={cursor_order}", field="cursor")
     return rating, received_at, last_id
+
+
+def _plain(text: str, longest: int) -> bool:
+    """Text a database takes as a parameter: PostgreSQL refuses NUL in any text."""
+    return len(text) <= longest and "\x00" not in text
 
 
 def _services(scope: AnalystScope, named: list[str] | None) -> list[Service]:
@@ -128,6 +135,9 @@ async def list_comments(
     services = _services(scope, service)
     if minimum_rating > maximum_rating:
         raise BadRequest("'minimum_rating' is above 'maximum_rating'", field="minimum_rating")
+    for name, value in (("q", text), ("language", language)):
+        if value is not None and not _plain(value, 200):
+            raise BadRequest(f"{name!r} must not contain a NUL character", field=name)
     period = parse_period(period_from, period_to)
     # One tenant's services share a zone; a platform token's mix uses the first one's.
     received_from, received_before = (
@@ -169,8 +179,9 @@ async def list_comments(
 
 
 def safe_cell(value: str) -> str:
-    """A text cell no spreadsheet runs as a formula (OWASP's CSV injection advice)."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    """A text cell no spreadsheet runs as a formula (OWASP's CSV injection advice).
+    Leading spaces and line breaks are looked past: some spreadsheets skip them."""
+    return "'" + value if value.lstrip(" \n")[:1] in _FORMULA_STARTS_SET else value
 
 
 def _export_values(row: RatingRow) -> list[object]:

@@ -45,7 +45,12 @@ def impression_batch(batch_id: str) -> str:
     return f"cf:{_TAG}:impressions:batch:{batch_id}"
 
 
-def dashboard_link(token_digest: str) -> str:
+def dashboard_link(token_id: str) -> str:
     """Marks a dashboard sign-in link as used (it works once). No hash tag: it is
     never used with the stream's keys."""
-    return f"cf:dashboard-link:{token_digest}"
+    return f"cf:dashboard-link:{token_id}"
+
+
+def dashboard_session_ended(token_id: str) -> str:
+    """Marks a dashboard session as signed out before its token expires."""
+    return f"cf:dashboard-session-ended:{token_id}"

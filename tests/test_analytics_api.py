@@ -110,6 +110,11 @@ async def test_without_a_range_the_series_ends_today(
         ("from=2020-01-01&to=2026-01-01", "interval", "2193 days: at most 731 points"),
         ("from=2026-02-01&to=2026-01-01", "from", "'from' is after 'to'"),
         ("from=yesterday", "from", "'from' must be a date"),
+        ("to=0001-01-01", "to", "'to' must be between 1970-01-01 and 2999-12-31"),
+        ("to=9999-12-31", "to", "'to' must be between 1970-01-01 and 2999-12-31"),
+        # Refused from the count alone: 375,836 days are never listed.
+        ("from=1970-01-01&to=2999-01-01", "interval", "375836 days: at most 731 points"),
+        ("interval=month&from=1970-01-01&to=2999-12-31", "interval", "12360 months"),
     ],
 )
 async def test_bad_series_requests_say_what_is_wrong(

@@ -88,6 +88,13 @@ async def test_lowest_first_and_filters(
         ("minimum_rating=4&maximum_rating=2", "minimum_rating", "'minimum_rating' is above"),
         ("limit=501", None, "limit"),
         ("from=2026-13-01", "from", "'from' must be a date"),
+        ("to=9999-12-31", "to", "'to' must be between"),
+        ("q=a%00b", "q", "'q' must not contain a NUL character"),
+        ("language=e%00", "language", "'language' must not contain a NUL character"),
+        # Forged cursors: a time beyond 64 bits, a rating of 9, a NUL in the id.
+        ("cursor=WyJuZXdlc3QiLDEsOTIyMzM3MjAzNjg1NDc3NTgwOCwieCJd", "cursor", "not one this"),
+        ("cursor=WyJuZXdlc3QiLDksMSwieCJd", "cursor", "not one this API gave"),
+        ("cursor=WyJuZXdlc3QiLDEsMSwiXHUwMDAwIl0", "cursor", "not one this API gave"),
     ],
 )
 async def test_bad_comment_queries(
@@ -117,6 +124,8 @@ async def test_a_cursor_belongs_to_its_order(
         ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
+        (" =1+1", "' =1+1"),
+        ("\n=cmd", "'\n=cmd"),
         ("fine = good", "fine = good"),
         ("", ""),
     ],

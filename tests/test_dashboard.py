@@ -10,15 +10,16 @@ import time
 from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from collector import cli
-from collector.auth import AnalystTokens
+from collector.auth import LINK_AUDIENCE, AnalystTokens
 from collector.dashboard import charts
 from collector.dashboard.periods import ReportPeriod, axis_labels, choose_period
+from collector.dashboard.session import sign_in_link
 from collector.errors import BadRequest
 from collector.flusher import Flusher
 from collector.runtime import Runtime
@@ -206,7 +207,13 @@ async def test_the_link_from_the_cli_signs_in_once(
         "feedback.example.gov",
         "/dashboard/sign-in/link",
     )
-    response = await client.get(f"{parts.path}?{parts.query}")
+    token = parse_qs(parts.query)["token"][0]
+    # Opening the link (or a chat's preview of it) only shows a button.
+    page = await client.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200
+    assert "set-cookie" not in page.headers
+    assert 'action="/dashboard/sign-in/link"' in page.text
+    response = await client.post(parts.path, data={"token": token})
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard"
     claims = runtime.analyst_tokens.verify(client.cookies["dashboard_session"])
@@ -215,19 +222,54 @@ async def test_the_link_from_the_cli_signs_in_once(
     assert overview.status_code == 200
     assert Tables(overview.text).headings == ["Demo agency"]
     client.cookies.clear()
-    again = await client.get(f"{parts.path}?{parts.query}")
-    assert again.status_code == 401
-    assert "used already" in again.text
-    assert "set-cookie" not in again.headers
+    # Used: refused, also when its signature is written another way (a "=" added).
+    for used in (token, token + "="):
+        again = await client.post(parts.path, data={"token": used})
+        assert again.status_code == 401
+        assert "used already" in again.text
+        assert "set-cookie" not in again.headers
+
+
+async def test_a_link_token_is_no_api_token_nor_a_pasted_one(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    link = sign_in_link("http://t", runtime.analyst_tokens, "demo", "analyst", 15)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    api = await client.get(
+        "/api/v1/services/demo-passport/summary", headers={"authorization": f"Bearer {token}"}
+    )
+    assert api.status_code == 401
+    pasted = await sign_in(client, token)
+    assert pasted.status_code == 401
+    assert "set-cookie" not in pasted.headers
 
 
 async def test_an_expired_link_is_refused(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    stale = runtime.analyst_tokens.issue("demo", lifetime_seconds=900, now=time.time() - 901)
-    response = await client.get("/dashboard/sign-in/link", params={"token": stale})
+    stale = runtime.analyst_tokens.issue(
+        "demo",
+        lifetime_seconds=900,
+        now=time.time() - 901,
+        audience=LINK_AUDIENCE,
+        token_id="stale",
+    )
+    response = await client.post("/dashboard/sign-in/link", data={"token": stale})
     assert response.status_code == 401
     assert "This sign-in link does not work" in response.text
     assert "expired" in response.text
     assert "set-cookie" not in response.headers
+
+
+async def test_a_link_cannot_be_used_from_another_site(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    link = sign_in_link("http://t", runtime.analyst_tokens, "demo", "analyst", 15)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    for headers in ({"sec-fetch-site": "cross-site"}, {"origin": "https://evil.example"}):
+        response = await client.post(
+            "/dashboard/sign-in/link", data={"token": token}, headers=headers
+        )
+        assert response.status_code == 403
+        assert "set-cookie" not in response.headers
 
 
 async def test_sign_out_clears_the_cookie(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -239,6 +281,18 @@ async def test_sign_out_clears_the_cookie(client: httpx.AsyncClient, runtime: Ru
     assert "dashboard_session" not in client.cookies
     assert (await client.get("/dashboard")).status_code == 303
     assert "You have signed out." in (await client.get("/dashboard/sign-in?out")).text
+
+
+async def test_a_copied_cookie_dies_with_sign_out(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await signed_in(client, runtime)
+    copied = client.cookies["dashboard_session"]
+    assert (await client.post("/dashboard/sign-out")).status_code == 303
+    client.cookies.set("dashboard_session", copied, path="/dashboard")
+    response = await client.get("/dashboard")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/dashboard/sign-in")
 
 
 async def test_forms_posted_from_another_site_are_refused(
@@ -452,8 +506,9 @@ async def test_empty_periods_say_so(client: httpx.AsyncClient, runtime: Runtime)
         ("to=yesterday", "&#39;to&#39; must be a date as YYYY-MM-DD, not &#39;yesterday&#39;"),
         ("from=2026-02-01&to=2026-01-01", "&#39;from&#39; is after &#39;to&#39;"),
         ("from=1990-01-01&to=2026-01-01", "&#39;from&#39; is more than ten years before"),
-        ("to=0001-01-05", "&#39;to&#39; must lie between 1970-01-01 and "),
-        ("from=2026-01-01&to=9999-12-31", "&#39;to&#39; must lie between 1970-01-01 and "),
+        ("to=0001-01-05", "&#39;to&#39; must be between 1970-01-01 and 2999-12-31"),
+        ("from=2026-01-01&to=9999-12-31", "&#39;to&#39; must be between 1970-01-01 and "),
+        ("from=2026-01-01&to=2999-12-31", "&#39;to&#39; must lie between 1970-01-01 and "),
     ],
 )
 @pytest.mark.parametrize("path", ["/dashboard", "/dashboard/services/demo-passport"])

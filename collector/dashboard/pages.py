@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
@@ -70,7 +70,7 @@ async def overview(
     tenant: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     """The tenant's headline figures and league table; platform tokens choose a tenant."""
-    claims = session.current_claims(request, runtime)
+    claims = await session.current_claims(request, runtime)
     scope = AnalystScope(claims, runtime)
     chosen = (tenant or "") if claims.role == "platform" else claims.tenant
     if chosen and chosen not in runtime.tenants:
@@ -103,7 +103,7 @@ async def service_page(
     period_to: _To = None,
 ) -> Response[bytes]:
     """One service: trend, stars, response rate, splits, questions, comments."""
-    claims = session.current_claims(request, runtime)
+    claims = await session.current_claims(request, runtime)
     scope = AnalystScope(claims, runtime)
     service = scope.service(slug)
     time_zone = scope.time_zone(service.tenant_id)
@@ -150,6 +150,7 @@ def _sign_in_page(
         problem=problem,
         next=_next_page(next_page),
         signed_out=signed_out,
+        link_token="",
     )
 
 
@@ -161,11 +162,23 @@ async def sign_in_form(
     return _sign_in_page(next_page=next_page or HOME, signed_out=out is not None)
 
 
-def _refuse_cross_site(request: Request) -> None:  # type: ignore[type-arg]
-    """Form posts from other sites are refused; browsers say where a request came
-    from in Sec-Fetch-Site (Origin would read "null" here: the pages send no referrer)."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+def _refuse_cross_site(request: Request, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    """Form posts from other sites are refused. Browsers say where a request came from
+    in Sec-Fetch-Site; older ones only in Origin, which reads "null" here (the pages
+    send no referrer), so only an Origin naming another site is refused."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site not in ("same-origin", "none"):
+            raise Forbidden("this form may be sent from the dashboard only")
+        return
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin != _origin(runtime.settings.effective_public_url):
         raise Forbidden("this form may be sent from the dashboard only")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @post("/sign-in", name="dashboard-sign-in")
@@ -174,7 +187,7 @@ async def sign_in(
     runtime: NamedDependency[Runtime],
 ) -> Response[bytes]:
     """A pasted token: verified, then swapped for a session cookie."""
-    _refuse_cross_site(request)
+    _refuse_cross_site(request, runtime)
     form = await request.form()
     token, next_page = form.get("token"), form.get("next")
     try:
@@ -185,12 +198,32 @@ async def sign_in(
 
 
 @get("/sign-in/link", name="dashboard-sign-in-link")
-async def sign_in_link(
-    runtime: NamedDependency[Runtime], token: FromQuery[str] = ""
+async def sign_in_link_page(token: FromQuery[str] = "") -> Response[bytes]:
+    """A link from `collector dashboard-link` shows a button; only pressing it (a
+    same-site POST) uses the link. So a chat's link preview does not use it up, and
+    another site cannot sign a visitor into someone else's tenant."""
+    return renderer.page(
+        "sign_in.html",
+        title="Sign in",
+        signed_in=None,
+        problem="",
+        next=HOME,
+        signed_out=False,
+        link_token=token[: session.LONGEST_TOKEN],
+    )
+
+
+@post("/sign-in/link", name="dashboard-sign-in-with-link")
+async def sign_in_with_link(
+    request: Request,  # type: ignore[type-arg]
+    runtime: NamedDependency[Runtime],
 ) -> Response[bytes]:
-    """A link from `collector dashboard-link`: works once, within its minutes."""
+    """Redeem the link: it works once, within its minutes."""
+    _refuse_cross_site(request, runtime)
+    form = await request.form()
+    token = form.get("token")
     try:
-        claims = await session.redeem_link(runtime, token)
+        claims = await session.redeem_link(runtime, token if isinstance(token, str) else "")
     except Unauthorized as error:
         return _sign_in_page(f"This sign-in link does not work: {error.detail}.")
     return renderer.redirect(HOME, [session.session_cookie(runtime, claims)])
@@ -201,7 +234,8 @@ async def sign_out(
     request: Request,  # type: ignore[type-arg]
     runtime: NamedDependency[Runtime],
 ) -> Response[bytes]:
-    _refuse_cross_site(request)
+    _refuse_cross_site(request, runtime)
+    await session.end_session(request, runtime)
     return renderer.redirect(f"{SIGN_IN}?out", [session.cleared_cookie(runtime)])
 
 
@@ -252,7 +286,8 @@ ROUTER = Router(
         service_page,
         sign_in_form,
         sign_in,
-        sign_in_link,
+        sign_in_link_page,
+        sign_in_with_link,
         sign_out,
         not_found,
     ],
