@@ -73,6 +73,38 @@ def parse_period(first: str | None, last: str | None) -> Period:
     return period
 
 
+def month_number(day: date) -> int:
+    """Months as whole numbers (year * 12 + month - 1): ranges become arithmetic."""
+    return day.year * 12 + day.month - 1
+
+
+def month_start(number: int) -> date:
+    """The first day of a month given by month_number."""
+    return date(number // 12, number % 12 + 1, 1)
+
+
+def point_count(first: date, last: date, interval: str) -> int:
+    """How many days, ISO weeks or months the range touches, counted without listing
+    them (a thousand years of days is refused before it is built)."""
+    if interval == "day":
+        return (last - first).days + 1
+    if interval == "week":
+        return (last - (first - timedelta(days=first.weekday()))).days // 7 + 1
+    return month_number(last) - month_number(first) + 1
+
+
+def period_starts(first: date, last: date, interval: str) -> list[date]:
+    """Every period's first day, from the one holding `first` to the one holding
+    `last`: weeks start on Monday, months on the 1st."""
+    count = point_count(first, last, interval)
+    if interval == "day":
+        return [first + timedelta(days=offset) for offset in range(count)]
+    if interval == "week":
+        start = first - timedelta(days=first.weekday())
+        return [start + timedelta(weeks=offset) for offset in range(count)]
+    return [month_start(month_number(first) + offset) for offset in range(count)]
+
+
 def last_days(days: int, time_zone: str) -> Period:
     """The last `days` local days, today included."""
     end = today(time_zone)

@@ -7,8 +7,7 @@ collector/comments_api.py.
 
 from __future__ import annotations
 
-import time
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from litestar import Request, get
@@ -16,7 +15,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from collector import figures as compute
-from collector.analyst_scope import MAXIMUM_POINTS, AnalystScope, Period, parse_period
+from collector.analyst_scope import (
+    MAXIMUM_POINTS,
+    AnalystScope,
+    Period,
+    parse_period,
+    period_starts,
+    point_count,
+)
 from collector.analytics_messages import (
     Breakdown,
     BreakdownEntry,
@@ -27,7 +33,7 @@ from collector.analytics_messages import (
     figures_body,
 )
 from collector.errors import BadRequest
-from collector.local_days import today
+from collector.local_days import iso_utc, today
 from collector.messages import ServiceSummary, StarCounts
 from collector.rankings import (
     DEFAULT_MINIMUM_COUNT,
@@ -37,7 +43,7 @@ from collector.rankings import (
     service_contenders,
 )
 from collector.runtime import Runtime
-from collector.storage.base import DIMENSIONS, Interval, SummaryFigures
+from collector.storage.base import DIMENSIONS, EMPTY_FIGURES, Interval
 
 FromDay = Annotated[
     str | None, QueryParameter(name="from", description="first local day, YYYY-MM-DD")
@@ -47,14 +53,6 @@ ToDay = Annotated[str | None, QueryParameter(name="to", description="last local 
 # small services to have ratings, recent enough to act on.
 DEFAULT_RANKING_DAYS = 90
 _DEFAULT_SERIES_DAYS: dict[str, int] = {"day": 30, "week": 12 * 7, "month": 365}
-_EMPTY = SummaryFigures(count=0, stars=(0, 0, 0, 0, 0), newest_received_at=None)
-
-
-def _iso_utc(milliseconds: int | None) -> str | None:
-    if milliseconds is None:
-        return None
-    seconds, remainder = divmod(milliseconds, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{remainder:03d}Z"
 
 
 def _scope(runtime: Runtime, request: Request) -> AnalystScope:  # type: ignore[type-arg]
@@ -87,7 +85,9 @@ async def service_summary(
         mean=body.mean,
         csat=body.csat,
         stars=StarCounts(*figures.stars),
-        newest_rating_at=_iso_utc(figures.newest_received_at),
+        newest_rating_at=(
+            iso_utc(figures.newest_received_at) if figures.newest_received_at else None
+        ),
         answers=figures.answers,
         answered=figures.answered,
         mean_answer_seconds=body.mean_answer_seconds,
@@ -97,31 +97,6 @@ async def service_summary(
         response_rate=body.response_rate,
         time_zone=scope.time_zone(record.tenant_id),
     )
-
-
-def _month_number(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def _point_count(first: date, last: date, interval: str) -> int:
-    """How many periods the range touches, counted without listing them."""
-    if interval == "day":
-        return (last - first).days + 1
-    if interval == "week":
-        return (last - (first - timedelta(days=first.weekday()))).days // 7 + 1
-    return _month_number(last) - _month_number(first) + 1
-
-
-def _period_starts(first: date, last: date, interval: str) -> list[date]:
-    """Every period's first day from the one holding `first` to the one holding `last`."""
-    count = _point_count(first, last, interval)
-    if interval == "day":
-        return [first + timedelta(days=offset) for offset in range(count)]
-    if interval == "week":
-        start = first - timedelta(days=first.weekday())
-        return [start + timedelta(weeks=offset) for offset in range(count)]
-    months = range(_month_number(first), _month_number(first) + count)
-    return [date(month // 12, month % 12 + 1, 1) for month in months]
 
 
 @get("/api/v1/services/{service:str}/timeseries", summary="Figures per day, week or month")
@@ -146,14 +121,14 @@ async def service_time_series(
     first = period.first or last - timedelta(days=_DEFAULT_SERIES_DAYS[interval] - 1)
     if first > last:
         raise BadRequest("'from' is after 'to'", field="from")
-    count = _point_count(first, last, interval)
+    count = point_count(first, last, interval)
     if count > MAXIMUM_POINTS:
         raise BadRequest(
             f"{count} {interval}s: at most {MAXIMUM_POINTS} points; "
             "choose a shorter range or a longer interval",
             field="interval",
         )
-    starts = _period_starts(first, last, interval)
+    starts = period_starts(first, last, interval)
     typed_interval: Interval = interval
     found = {
         point.key: point.figures
@@ -166,7 +141,9 @@ async def service_time_series(
         period_from=first.isoformat(),
         period_to=last.isoformat(),
         points=[
-            TimeSeriesPoint(start.isoformat(), figures_body(found.get(start.isoformat(), _EMPTY)))
+            TimeSeriesPoint(
+                start.isoformat(), figures_body(found.get(start.isoformat(), EMPTY_FIGURES))
+            )
             for start in starts
         ],
     )

@@ -30,9 +30,11 @@ from collector.analytics_messages import (
     RecurringTermBody,
 )
 from collector.errors import BadRequest
+from collector.local_days import iso_utc
 from collector.recurring_terms import recurring_terms
 from collector.runtime import Runtime
 from collector.services import Service
+from collector.spreadsheet import safe_cell
 from collector.storage.base import CommentQuery, RatingRow
 
 _EXPORT_PAGE = 2_000
@@ -41,8 +43,6 @@ _EXPORT_PAGE = 2_000
 _PROBLEM_COMMENTS = 5_000
 _CURSOR_DECODER = msgspec.json.Decoder(tuple[Literal["newest", "lowest"], int, int, str])
 _CURSOR_ENCODER = msgspec.json.Encoder()
-# A cell starting with one of these is read as a formula by spreadsheet programs.
-_FORMULA_STARTS_SET = frozenset(("=", "+", "-", "@", "\t", "\r"))
 EXPORT_COLUMNS = (
     "id",
     "service",
@@ -61,11 +61,6 @@ EXPORT_COLUMNS = (
     "answer_seconds",
     "answers",
 )
-
-
-def _iso(milliseconds: int) -> str:
-    seconds, remainder = divmod(milliseconds, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{remainder:03d}Z"
 
 
 def encode_cursor(order: str, row: RatingRow) -> str:
@@ -167,7 +162,7 @@ async def list_comments(
                 comment=row.comment,
                 language=row.language,
                 channel=row.channel,
-                received_at=_iso(row.received_at),
+                received_at=iso_utc(row.received_at),
                 device_class=row.device_class,
                 office=row.office,
                 operator=row.operator,
@@ -178,17 +173,11 @@ async def list_comments(
     )
 
 
-def safe_cell(value: str) -> str:
-    """A text cell no spreadsheet runs as a formula (OWASP's CSV injection advice).
-    Leading spaces and line breaks are looked past: some spreadsheets skip them."""
-    return "'" + value if value.lstrip(" \n")[:1] in _FORMULA_STARTS_SET else value
-
-
 def _export_values(row: RatingRow) -> list[object]:
     return [
         row.id,
         row.service,
-        _iso(row.received_at),
+        iso_utc(row.received_at),
         row.rating,
         safe_cell(row.comment),
         safe_cell(row.language),
@@ -231,7 +220,7 @@ def _ndjson_line(row: RatingRow) -> bytes:
     record = _ExportRecord(
         id=row.id,
         service=row.service,
-        received_at=_iso(row.received_at),
+        received_at=iso_utc(row.received_at),
         rating=row.rating,
         comment=row.comment,
         language=row.language,

@@ -1,4 +1,5 @@
-"""Local days: a tenant sees its figures by the days of its own time zone."""
+"""Local days: a tenant sees its figures by the days of its own time zone; and the
+UTC timestamps answers carry."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def day_start(day: date, time_zone: str) -> int:
 def day_end(day: date, time_zone: str) -> int:
     """The first millisecond after the local day."""
     return day_start(day + timedelta(days=1), time_zone)
+
+
+def iso_utc(milliseconds: int) -> str:
+    """Milliseconds since the epoch as ISO 8601 in UTC, e.g. 2026-01-01T06:00:00.000Z."""
+    seconds, remainder = divmod(milliseconds, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{remainder:03d}Z"
 
 
 def today(time_zone: str) -> date:

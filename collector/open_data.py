@@ -46,12 +46,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from collector.analyst_scope import month_number, month_start
 from collector.errors import BadRequest, CollectorError, NotFound
 from collector.figures import csat, mean_stars, rounded
 from collector.local_days import today
 from collector.messages import ErrorBody
 from collector.runtime import Runtime
 from collector.services import Service, Tenant
+from collector.spreadsheet import safe_cell
 from collector.storage.base import SummaryFigures
 
 DEFAULT_MONTHS = 24
@@ -66,8 +68,6 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _MONTH_NAMES: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July")
 _MONTH_NAMES += ("August", "September", "October", "November", "December")
 _STAR_NAMES = ("one", "two", "three", "four", "five")
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP CSV injection).
-_FORMULA_STARTS = frozenset("=+-@\t\r")
 _ENCODER = msgspec.json.Encoder()
 _CSV_HEADER = ("service", "service_name", "agency", "month", "published", "count", "mean", "csat")
 
@@ -157,15 +157,6 @@ def open_month(month: str, figures: SummaryFigures | None, minimum_count: int) -
     )
 
 
-# Months as whole numbers (year * 12 + month - 1), so ranges are plain arithmetic.
-def _month_number(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def _first_day(month: int) -> date:
-    return date(month // 12, month % 12 + 1, 1)
-
-
 def month_text(month: int) -> str:
     """A month number (year * 12 + month - 1) -> YYYY-MM."""
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
@@ -191,7 +182,7 @@ def _parse_month(value: str | None, name: str) -> int | None:
 def month_range(period_from: str | None, period_to: str | None, local_today: date) -> range:
     """The months asked for; `to` defaults to the last complete month, `from` to 23
     before it."""
-    current = _month_number(local_today)
+    current = month_number(local_today)
     first, last = _parse_month(period_from, "from"), _parse_month(period_to, "to")
     last = current - 1 if last is None else last
     first = last - DEFAULT_MONTHS + 1 if first is None else first
@@ -215,8 +206,8 @@ async def monthly_figures(
     minimum = service.config.open_data_minimum_count
     series = await runtime.storage.time_series(
         service.slug,
-        _first_day(months.start),
-        _first_day(months.stop) - timedelta(days=1),
+        month_start(months.start),
+        month_start(months.stop) - timedelta(days=1),
         "month",
     )
     by_month = {point.key[:7]: point.figures for point in series}
@@ -235,14 +226,6 @@ async def monthly_figures(
     )
 
 
-def spreadsheet_text(value: str) -> str:
-    """The text with a leading quote when a spreadsheet would run it as a formula."""
-    # Some spreadsheets skip leading spaces before deciding that a cell is a formula.
-    if value[:1] in _FORMULA_STARTS or value.lstrip()[:1] in _FORMULA_STARTS:
-        return "'" + value
-    return value
-
-
 def open_data_csv(data: OpenData) -> str:
     """One row per month: the JSON's cells. An unpublished month's count reads "<N";
     withheld figures of a published month are empty, as they are null in the JSON."""
@@ -251,9 +234,9 @@ def open_data_csv(data: OpenData) -> str:
     writer = csv.writer(buffer)
     writer.writerow([*_CSV_HEADER, *_STAR_NAMES])
     names = [
-        spreadsheet_text(data.service),
-        spreadsheet_text(data.service_name),
-        spreadsheet_text(data.agency),
+        safe_cell(data.service),
+        safe_cell(data.service_name),
+        safe_cell(data.agency),
     ]
     for month in data.months:
         stars = [getattr(month.stars, name) for name in _STAR_NAMES]

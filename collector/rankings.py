@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from collector import figures as compute
 from collector.services import Service
-from collector.storage.base import SummaryFigures
+from collector.storage.base import EMPTY_FIGURES, SummaryFigures
 
 # Below this many ratings a row is listed, unranked, after the ranked ones: even an
 # honest score says little about three ratings.
 DEFAULT_MINIMUM_COUNT = 10
 
-_EMPTY = SummaryFigures(count=0, stars=(0, 0, 0, 0, 0), newest_received_at=None)
 
 SCORE_EXPLAINED = {
     "wilson": "lower bound of the 95% Wilson score interval of the share of 4 and 5 star ratings",
@@ -41,7 +40,7 @@ class Ranked:
 
 def add_figures(parts: Iterable[SummaryFigures]) -> SummaryFigures:
     """The sums of several services' figures (answers left out)."""
-    total = _EMPTY
+    total = EMPTY_FIGURES
     for part in parts:
         newest = [at for at in (total.newest_received_at, part.newest_received_at) if at]
         total = SummaryFigures(
@@ -66,7 +65,7 @@ def service_contenders(
             name=service.display_name(language),
             tenant=service.tenant_id,
             services=1,
-            figures=figures.get(service.slug, _EMPTY),
+            figures=figures.get(service.slug, EMPTY_FIGURES),
         )
         for service in services
     ]
@@ -86,7 +85,7 @@ def agency_contenders(
             name=agency,
             tenant=tenant,
             services=len(members),
-            figures=add_figures(figures.get(member.slug, _EMPTY) for member in members),
+            figures=add_figures(figures.get(member.slug, EMPTY_FIGURES) for member in members),
         )
         for (tenant, agency), members in groups.items()
     ]

@@ -9,8 +9,9 @@ import json
 import httpx
 import pytest
 
-from collector.comments_api import EXPORT_COLUMNS, safe_cell
+from collector.comments_api import EXPORT_COLUMNS
 from collector.runtime import Runtime
+from collector.spreadsheet import safe_cell
 from tests.helpers import DAY, DAY_ONE, stored_rating
 
 HOUR = 3_600_000

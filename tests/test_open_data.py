@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from collector.errors import BadRequest
-from collector.open_data import month_range, month_text, spreadsheet_text, withheld_stars
+from collector.open_data import month_range, month_text, withheld_stars
 from collector.runtime import Runtime
 from collector.services import Service, ServiceConfig
+from collector.spreadsheet import safe_cell
 from tests.helpers import stored_rating
 
 _numbers = itertools.count(1)
@@ -416,8 +417,8 @@ async def test_bad_months_get_400_naming_the_field(
         ("", ""),
     ],
 )
-def test_spreadsheet_text(text: str, safe: str) -> None:
-    assert spreadsheet_text(text) == safe
+def test_safe_cell(text: str, safe: str) -> None:
+    assert safe_cell(text) == safe
 
 
 async def test_csv_has_the_same_cells_and_no_formula(

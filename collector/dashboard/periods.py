@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from collector.analyst_scope import Period, parse_period
+from collector.analyst_scope import (
+    FIRST_DAY,
+    Period,
+    month_number,
+    month_start,
+    parse_period,
+    period_starts,
+)
 from collector.errors import BadRequest
 from collector.local_days import today
 from collector.storage.base import Interval
 
 DEFAULT_DAYS = 30
-# Ratings are stamped in milliseconds since 1970; a year ahead lets a bookmark of
-# "this year" work all year.
-EARLIEST = date(1970, 1, 1)
+# A year ahead lets a bookmark of "this year" work all year.
 LATEST_DAYS_AHEAD = 366
 # Beyond this a page would read years of rollups to draw one blurry chart.
 LONGEST_DAYS = 10 * 366
@@ -47,19 +52,7 @@ class ReportPeriod:
 
     def starts(self) -> list[date]:
         """The first day of every interval the period touches, gaps included."""
-        if self.interval == "day":
-            return [self.first + timedelta(days=offset) for offset in range(self.days)]
-        if self.interval == "week":
-            monday = self.first - timedelta(days=self.first.weekday())
-            return [
-                monday + timedelta(weeks=offset)
-                for offset in range((self.last - monday).days // 7 + 1)
-            ]
-        first_month = self.first.year * 12 + self.first.month - 1
-        last_month = self.last.year * 12 + self.last.month - 1
-        return [
-            date(month // 12, month % 12 + 1, 1) for month in range(first_month, last_month + 1)
-        ]
+        return period_starts(self.first, self.last, self.interval)
 
 
 def choose_period(first: str | None, last: str | None, time_zone: str) -> ReportPeriod:
@@ -68,9 +61,9 @@ def choose_period(first: str | None, last: str | None, time_zone: str) -> Report
     asked = parse_period(first, last)
     latest = today(time_zone) + timedelta(days=LATEST_DAYS_AHEAD)
     for day, name in ((asked.first, "from"), (asked.last, "to")):
-        if day is not None and not EARLIEST <= day <= latest:
+        if day is not None and not FIRST_DAY <= day <= latest:
             raise BadRequest(
-                f"{name!r} must lie between {EARLIEST.isoformat()} and {latest.isoformat()}",
+                f"{name!r} must lie between {FIRST_DAY.isoformat()} and {latest.isoformat()}",
                 field=name,
             )
     end = asked.last or today(time_zone)
@@ -93,13 +86,10 @@ def presets(time_zone: str) -> list[Preset]:
     """Quick choices ending today; twelve months start on a month's first day, so the
     trend has no partial month at its start."""
     end = today(time_zone)
-    months_back = end.year * 12 + end.month - 1 - 11
     return [
         Preset("Last 7 days", ReportPeriod(end - timedelta(days=6), end)),
         Preset("Last 30 days", ReportPeriod(end - timedelta(days=DEFAULT_DAYS - 1), end)),
-        Preset(
-            "Last 12 months", ReportPeriod(date(months_back // 12, months_back % 12 + 1, 1), end)
-        ),
+        Preset("Last 12 months", ReportPeriod(month_start(month_number(end) - 11), end)),
     ]
 
 

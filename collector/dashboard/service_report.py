@@ -25,7 +25,7 @@ from collector.dashboard.recurring_problems import RecurringProblems, recurring_
 from collector.local_days import UTC_NAME, is_time_zone
 from collector.questions import QUESTIONS
 from collector.services import Service
-from collector.storage.base import CommentQuery, PeriodFigures, SummaryFigures
+from collector.storage.base import EMPTY_FIGURES, CommentQuery, PeriodFigures, SummaryFigures
 
 COMMENTS_SHOWN = 10
 LANGUAGE_NAMES = {
@@ -37,7 +37,6 @@ LANGUAGE_NAMES = {
     "kk": "Kazakh",
 }
 DEVICE_NAMES = {"mobile": "Phone", "tablet": "Tablet", "desktop": "Computer", "other": "Other"}
-_EMPTY = SummaryFigures(count=0, stars=(0, 0, 0, 0, 0), newest_received_at=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +123,7 @@ def _trend(
     interval = period.interval
     starts = period.starts()
     rows = [
-        TrendRow(period_name(start, interval), found.get(start.isoformat(), _EMPTY))
+        TrendRow(period_name(start, interval), found.get(start.isoformat(), EMPTY_FIGURES))
         for start in starts
     ]
     labels = axis_labels(starts, interval, axis_step(len(starts)))

@@ -40,6 +40,8 @@ class SummaryFigures:
     bots: int = 0  # ratings flagged as from bots, left out of every other figure
 
 
+EMPTY_FIGURES = SummaryFigures(count=0, stars=(0, 0, 0, 0, 0), newest_received_at=None)
+
 # The breakdown dimensions kept in the rollups, and the rating column each comes from.
 DIMENSIONS: dict[str, str] = {
     "device": "device_class",
