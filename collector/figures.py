@@ -77,3 +77,27 @@ def mean_answer_seconds(figures: SummaryFigures) -> float | None:
 
 def rounded(value: float | None, places: int = 4) -> float | None:
     return None if value is None else round(value, places)
+
+
+class DerivedFigures:
+    """Mean, CSAT, response rate and answer time of the class's `figures`, for the
+    dashboard's templates (a mixin for its slotted dataclasses)."""
+
+    __slots__ = ()
+    figures: SummaryFigures
+
+    @property
+    def mean(self) -> float | None:
+        return mean_stars(self.figures)
+
+    @property
+    def csat(self) -> float | None:
+        return csat(self.figures)
+
+    @property
+    def response_rate(self) -> float | None:
+        return response_rate(self.figures)
+
+    @property
+    def mean_answer_seconds(self) -> float | None:
+        return mean_answer_seconds(self.figures)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector import figures as compute
 from collector.analyst_scope import AnalystScope
 from collector.dashboard.periods import ReportPeriod
-from collector.figures import Score
+from collector.figures import DerivedFigures, Score
 from collector.rankings import DEFAULT_MINIMUM_COUNT, add_figures, rank, service_contenders
 from collector.storage.base import SummaryFigures
 
@@ -15,7 +14,7 @@ SCORE: Score = "wilson"
 
 
 @dataclass(frozen=True, slots=True)
-class LeagueRow:
+class LeagueRow(DerivedFigures):
     rank: int | None  # None: too few ratings to rank
     score: float | None
     slug: str
@@ -23,39 +22,15 @@ class LeagueRow:
     tenant_name: str
     figures: SummaryFigures
 
-    @property
-    def mean(self) -> float | None:
-        return compute.mean_stars(self.figures)
-
-    @property
-    def csat(self) -> float | None:
-        return compute.csat(self.figures)
-
-    @property
-    def response_rate(self) -> float | None:
-        return compute.response_rate(self.figures)
-
 
 @dataclass(frozen=True, slots=True)
-class Overview:
+class Overview(DerivedFigures):
     heading: str
     tenant: str  # the tenant shown; "" for every tenant (platform tokens)
     tenants: list[tuple[str, str]]  # (id, name) to choose from; platform tokens only
-    total: SummaryFigures
+    figures: SummaryFigures  # the services' sums
     rows: list[LeagueRow]
     minimum_count: int
-
-    @property
-    def mean(self) -> float | None:
-        return compute.mean_stars(self.total)
-
-    @property
-    def csat(self) -> float | None:
-        return compute.csat(self.total)
-
-    @property
-    def response_rate(self) -> float | None:
-        return compute.response_rate(self.total)
 
     @property
     def services_rated(self) -> int:
@@ -93,7 +68,7 @@ async def overview_report(scope: AnalystScope, tenant: str, period: ReportPeriod
         heading=scope.tenant_name(tenant) if tenant else "All tenants",
         tenant=tenant,
         tenants=tenants if platform else [],
-        total=add_figures(row.figures for row in rows),
+        figures=add_figures(row.figures for row in rows),
         rows=rows,
         minimum_count=DEFAULT_MINIMUM_COUNT,
     )

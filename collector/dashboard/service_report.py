@@ -22,6 +22,7 @@ from collector.dashboard.charts import (
 )
 from collector.dashboard.periods import ReportPeriod, axis_labels, period_name
 from collector.dashboard.recurring_problems import RecurringProblems, recurring_problems
+from collector.figures import DerivedFigures
 from collector.local_days import UTC_NAME, is_time_zone
 from collector.questions import QUESTIONS
 from collector.services import Service
@@ -40,17 +41,9 @@ DEVICE_NAMES = {"mobile": "Phone", "tablet": "Tablet", "desktop": "Computer", "o
 
 
 @dataclass(frozen=True, slots=True)
-class TrendRow:
+class TrendRow(DerivedFigures):
     period: str
     figures: SummaryFigures
-
-    @property
-    def mean(self) -> float | None:
-        return compute.mean_stars(self.figures)
-
-    @property
-    def csat(self) -> float | None:
-        return compute.csat(self.figures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +63,7 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceReport:
+class ServiceReport(DerivedFigures):
     name: str  # in English, as the league table names it
     tenant_name: str
     figures: SummaryFigures
@@ -85,22 +78,6 @@ class ServiceReport:
     questions: list[QuestionResult]
     comments: list[Comment]
     problems: RecurringProblems
-
-    @property
-    def mean(self) -> float | None:
-        return compute.mean_stars(self.figures)
-
-    @property
-    def csat(self) -> float | None:
-        return compute.csat(self.figures)
-
-    @property
-    def response_rate(self) -> float | None:
-        return compute.response_rate(self.figures)
-
-    @property
-    def mean_answer_seconds(self) -> float | None:
-        return compute.mean_answer_seconds(self.figures)
 
     @staticmethod
     def language_name(code: str) -> str:
