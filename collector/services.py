@@ -89,7 +89,7 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     # The agency (a unit of the tenant) that delivers the service, for league tables
     # of agencies; empty means the tenant itself.
     agency: Annotated[str, msgspec.Meta(max_length=120)] = ""
-    # Publish monthly figures at /open/{service} (collector/open_data.py), leaving out
+    # Publish monthly figures at /open/{service} (collector/open_figures.py), leaving out
     # every figure that counts fewer than open_data_minimum_count ratings.
     open_data: bool = False
     open_data_minimum_count: Annotated[int, msgspec.Meta(ge=5, le=1000)] = 10

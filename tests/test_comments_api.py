@@ -11,7 +11,6 @@ import pytest
 
 from collector.comments_api import EXPORT_COLUMNS
 from collector.runtime import Runtime
-from collector.spreadsheet import safe_cell
 from tests.helpers import DAY, DAY_ONE, stored_rating
 
 HOUR = 3_600_000
@@ -115,24 +114,6 @@ async def test_a_cursor_belongs_to_its_order(
     response = await client.get(f"{COMMENTS}?order=lowest&cursor={cursor}", headers=analyst)
     assert response.status_code == 400
     assert response.json()["detail"] == "'cursor' belongs to order=newest"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+7 900", "'+7 900"),
-        ("-2", "'-2"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tx", "'\tx"),
-        (" =1+1", "' =1+1"),
-        ("\n=cmd", "'\n=cmd"),
-        ("fine = good", "fine = good"),
-        ("", ""),
-    ],
-)
-def test_cells_never_start_a_formula(value: str, expected: str) -> None:
-    assert safe_cell(value) == expected
 
 
 async def test_csv_export_streams_every_rating_safely(

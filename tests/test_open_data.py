@@ -8,17 +8,15 @@ import hashlib
 import io
 import itertools
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from collector.errors import BadRequest
-from collector.open_data import month_range, month_text, withheld_stars
+from collector.open_figures import month_text
 from collector.runtime import Runtime
 from collector.services import Service, ServiceConfig
-from collector.spreadsheet import safe_cell
 from tests.helpers import stored_rating
 
 _numbers = itertools.count(1)
@@ -204,34 +202,6 @@ async def test_details_only_where_every_star_count_reaches_the_minimum(
     assert "Details withheld" not in complete
 
 
-ALL_WITHHELD = (None, None, None, None, None)
-
-
-@pytest.mark.parametrize(
-    ("stars", "minimum_count", "published"),
-    [
-        ((10, 10, 10, 10, 10), 10, (10, 10, 10, 10, 10)),  # exactly N is enough
-        ((9, 10, 10, 10, 10), 10, ALL_WITHHELD),
-        ((10, 10, 10, 10, 9), 10, ALL_WITHHELD),
-        ((0, 0, 0, 0, 10), 10, ALL_WITHHELD),  # a zero counts as below
-        ((20, 30, 40, 50, 0), 10, ALL_WITHHELD),
-        ((9, 9, 14, 14, 14), 10, ALL_WITHHELD),  # 18 over two cells of at most 9
-        ((3, 10, 11, 12, 14), 10, ALL_WITHHELD),
-        ((3, 6, 9, 10, 12), 5, ALL_WITHHELD),
-        ((5, 6, 7, 8, 9), 5, (5, 6, 7, 8, 9)),
-        ((4, 4, 4, 4, 4), 5, ALL_WITHHELD),  # 20 ratings, every star count below 5
-        ((100, 0, 100, 100, 100), 5, ALL_WITHHELD),
-        ((12, 15, 1000, 10, 11), 10, (12, 15, 1000, 10, 11)),
-    ],
-)
-def test_withheld_stars(
-    stars: tuple[int, int, int, int, int],
-    minimum_count: int,
-    published: tuple[int | None, ...],
-) -> None:
-    assert withheld_stars(stars, minimum_count) == published
-
-
 async def test_months_are_the_tenants_local_months(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -307,49 +277,6 @@ async def test_the_current_month_cannot_be_asked_for(
         assert (await client.get(f"/open/svc.csv?{query}")).status_code == 400
 
 
-@pytest.mark.parametrize(
-    ("local_today", "period_from", "period_to", "first", "last"),
-    [
-        (date(2026, 2, 28), None, None, "2024-02", "2026-01"),
-        (date(2026, 2, 28), "2025-12", None, "2025-12", "2026-01"),
-        (date(2026, 2, 28), None, "2025-01", "2023-02", "2025-01"),
-        (date(2026, 2, 28), "2021-02", "2026-01", "2021-02", "2026-01"),  # 60 months
-        (date(2026, 2, 28), "2026-01", "2026-01", "2026-01", "2026-01"),
-        (date(2026, 3, 1), None, None, "2024-03", "2026-02"),  # February is over
-        (date(2026, 1, 15), None, None, "2024-01", "2025-12"),  # across the new year
-    ],
-)
-def test_month_range(
-    local_today: date, period_from: str | None, period_to: str | None, first: str, last: str
-) -> None:
-    months = month_range(period_from, period_to, local_today)
-    assert (month_text(months[0]), month_text(months[-1])) == (first, last)
-
-
-@pytest.mark.parametrize(
-    ("local_today", "period_from", "period_to", "field", "detail"),
-    [
-        (date(2026, 2, 28), None, "2026-02", "to", "'to' must be a complete month, before 2026-02"),
-        (
-            date(2026, 2, 1),
-            "2026-01",
-            "2026-03",
-            "to",
-            "'to' must be a complete month, before 2026-02",
-        ),
-        (date(2026, 1, 1), None, "2026-01", "to", "'to' must be a complete month, before 2026-01"),
-        (date(2026, 2, 28), "2026-02", None, "from", "'from' is after 'to'"),
-        (date(2026, 2, 28), "2021-01", None, "from", "at most 60 months at a time"),
-    ],
-)
-def test_month_range_refuses(
-    local_today: date, period_from: str | None, period_to: str | None, field: str, detail: str
-) -> None:
-    with pytest.raises(BadRequest) as raised:
-        month_range(period_from, period_to, local_today)
-    assert (raised.value.field, raised.value.detail) == (field, detail)
-
-
 @pytest.mark.parametrize("suffix", ["", ".json", ".csv"])
 async def test_a_service_not_opted_in_is_answered_like_a_missing_one(
     client: httpx.AsyncClient, runtime: Runtime, suffix: str
@@ -400,25 +327,6 @@ async def test_bad_months_get_400_naming_the_field(
     assert page.status_code == 400
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert detail.replace("'", "&#39;") in page.text
-
-
-@pytest.mark.parametrize(
-    ("text", "safe"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("\rx", "'\rx"),
-        ("  =1", "'  =1"),
-        ("Parking permits", "Parking permits"),
-        ("1-2", "1-2"),
-        ("", ""),
-    ],
-)
-def test_safe_cell(text: str, safe: str) -> None:
-    assert safe_cell(text) == safe
 
 
 async def test_csv_has_the_same_cells_and_no_formula(
