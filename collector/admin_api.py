@@ -25,6 +25,7 @@ from collector.admin_messages import (
     TenantDefinition,
     TenantView,
 )
+from collector.analyst_scope import AnalystScope
 from collector.auth import AnalystClaims
 from collector.errors import BadRequest, CollectorError, Forbidden, NotFound
 from collector.local_days import is_time_zone
@@ -70,13 +71,6 @@ def _target_tenant(claims: AnalystClaims, named: str | None) -> str:
 async def _known_tenant(runtime: Runtime, tenant_id: str) -> None:
     if tenant_id not in {tenant.id for tenant in await runtime.storage.list_tenants()}:
         raise NotFound(f"no tenant {tenant_id!r}", field="tenant")
-
-
-def _visible_service(runtime: Runtime, claims: AnalystClaims, slug: str) -> Service:
-    service = runtime.services.get(slug)
-    if service is None or not claims.may_read(service.tenant_id):
-        raise NotFound(f"no service {slug!r} in your tenant", field="service")
-    return service
 
 
 @get(f"{_ADMIN}/tenants", summary="Tenants the token may see")
@@ -131,7 +125,7 @@ async def show_service(
     request: Request,  # type: ignore[type-arg]
     runtime: NamedDependency[Runtime],
 ) -> ServiceView:
-    return ServiceView.of(_visible_service(runtime, _admin(runtime, request), slug))
+    return ServiceView.of(AnalystScope(_admin(runtime, request), runtime).service(slug))
 
 
 @put(f"{_ADMIN}/services/{{slug:str}}", summary="Create or replace a service")
