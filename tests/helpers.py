@@ -134,6 +134,10 @@ def run_cli(
     )
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
 def stored_rating(
     number: int, stars: int = 4, received_at: int = DAY_ONE, **changes: object
 ) -> StoredRating:

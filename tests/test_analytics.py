@@ -12,13 +12,9 @@ from collector.auth import AUDIENCE, ISSUER, AnalystTokens
 from collector.flusher import Flusher
 from collector.runtime import Runtime
 from collector.services import Service
-from tests.helpers import fresh_token, post_rating
+from tests.helpers import bearer, fresh_token, post_rating
 
 SUMMARY = "/api/v1/services/demo-passport/summary"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def rate(client: httpx.AsyncClient, *stars: int) -> None:

@@ -11,13 +11,9 @@ import pytest
 from collector.local_days import today
 from collector.runtime import Runtime
 from collector.services import Service, ServiceConfig
-from tests.helpers import DAY, DAY_ONE, stored_rating
+from tests.helpers import DAY, DAY_ONE, bearer, stored_rating
 
 HOUR = 3_600_000
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def add_service(runtime: Runtime, slug: str, tenant: str = "demo", agency: str = "") -> None:

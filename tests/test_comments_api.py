@@ -11,14 +11,10 @@ import pytest
 
 from collector.comments_api import EXPORT_COLUMNS
 from collector.runtime import Runtime
-from tests.helpers import DAY, DAY_ONE, stored_rating
+from tests.helpers import DAY, DAY_ONE, bearer, stored_rating
 
 HOUR = 3_600_000
 COMMENTS = "/api/v1/comments"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
