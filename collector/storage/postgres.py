@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 
-import msgspec
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
@@ -39,9 +38,8 @@ from collector.storage.postgres_rollups import (
     month_start,
     service_zones,
 )
-from collector.storage.rollup_rows import with_local_days
+from collector.storage.rollup_rows import rating_values, with_local_days
 
-ANSWERS_ENCODER = msgspec.json.Encoder()
 _MAXIMUM_CONNECTIONS = 4
 _DAY_MILLISECONDS = 86_400_000
 # How long a call waits for a connection before it reports storage unavailable: the
@@ -130,28 +128,7 @@ class PostgresStorage(PostgresAnalytics):
         for r in ratings:
             first_of_id.setdefault(r.id, r)
         unique = list(first_of_id.values())
-        rows = [
-            (
-                r.id,
-                r.service,
-                r.rating,
-                r.comment,
-                r.language,
-                r.channel,
-                r.received_at,
-                r.client_hash,
-                r.device_class,
-                r.os_family,
-                r.browser_family,
-                r.is_bot,
-                ANSWERS_ENCODER.encode(r.answers).decode(),
-                r.transaction or None,
-                r.office,
-                r.operator,
-                r.answer_seconds,
-            )
-            for r in unique
-        ]
+        rows = [rating_values(r) for r in unique]
         # Per UTC day, not per row: a batch spans a few minutes.
         utc_days = {r.received_at // _DAY_MILLISECONDS for r in unique}
         months = {

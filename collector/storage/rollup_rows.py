@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from collector.local_days import UTC_NAME, day_function
+from collector.messages import StoredRating
 
 # Kept in dimension_days; device, language and channel are read from the cube
 # (daily_rollups), which has them already: one upsert fewer per batch.
@@ -13,6 +16,31 @@ DIMENSION_DAYS = ("os", "browser", "office", "operator")
 CUBE_DIMENSIONS = ("device", "language", "channel")
 
 _QUARTER_MILLISECONDS = 900_000
+_ANSWERS_ENCODER = msgspec.json.Encoder()
+
+
+def rating_values(rating: StoredRating) -> tuple[object, ...]:
+    """A rating's values in the order of the ratings table's columns (both backends)."""
+    r = rating
+    return (
+        r.id,
+        r.service,
+        r.rating,
+        r.comment,
+        r.language,
+        r.channel,
+        r.received_at,
+        r.client_hash,
+        r.device_class,
+        r.os_family,
+        r.browser_family,
+        r.is_bot,
+        _ANSWERS_ENCODER.encode(r.answers).decode(),
+        r.transaction or None,
+        r.office,
+        r.operator,
+        r.answer_seconds,
+    )
 
 
 def with_local_days(

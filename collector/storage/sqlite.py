@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import msgspec
-
 from collector.messages import StoredRating
 from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service, Tenant
 from collector.signing_keys import SigningKey
@@ -25,7 +23,7 @@ from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
 )
-from collector.storage.rollup_rows import with_local_days
+from collector.storage.rollup_rows import rating_values, with_local_days
 from collector.storage.sqlite_migrations import migrate
 from collector.storage.sqlite_queries import AnalyticsQueries
 from collector.storage.sqlite_rollups import (
@@ -39,7 +37,6 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MILLISECONDS = 10_000
 _CACHE_KIBIBYTES = 16 * 1024  # per connection; two connections per process
-ANSWERS_ENCODER = msgspec.json.Encoder()
 # One rating per transaction: drop the batch's ratings for a transaction already
 # stored, and all but the first (lowest id, so earliest) of a transaction sent twice.
 _DROP_REPEATED_TRANSACTIONS = """
@@ -127,28 +124,7 @@ class SqliteStorage(AnalyticsQueries):
     async def store(self, ratings: Sequence[StoredRating]) -> int:
         if not ratings:
             return 0
-        rows = [
-            (
-                r.id,
-                r.service,
-                r.rating,
-                r.comment,
-                r.language,
-                r.channel,
-                r.received_at,
-                r.client_hash,
-                r.device_class,
-                r.os_family,
-                r.browser_family,
-                int(r.is_bot),
-                ANSWERS_ENCODER.encode(r.answers).decode(),
-                r.transaction or None,
-                r.office,
-                r.operator,
-                r.answer_seconds,
-            )
-            for r in ratings
-        ]
+        rows = [rating_values(r) for r in ratings]
         return await self._run("writer", lambda connection: _store(connection, rows))
 
     async def count_ratings(self, service: str | None = None) -> int:
