@@ -28,6 +28,7 @@ from collector import keys
 from collector.device import classify
 from collector.messages import EVENT_DECODER, RatingEvent, StoredRating
 from collector.metrics import BatchFigures, record_batch
+from collector.redaction import redact
 from collector.redis_clients import reply_text
 from collector.storage import RecordRejected, Storage, StorageUnavailable
 
@@ -86,7 +87,8 @@ def to_stored(event: RatingEvent) -> StoredRating:
         id=event.id,
         service=event.service,
         rating=event.rating,
-        comment=event.comment,
+        # Personal data never reaches storage, whichever backend it is.
+        comment=redact(event.comment),
         language=event.language,
         channel=event.channel,
         received_at=event.received_at,

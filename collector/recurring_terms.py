@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from collector.redaction import PLACEHOLDER
 from collector.word_forms import APOSTROPHE, TO_APOSTROPHE, LanguageRules, language_rules
 
 EXAMPLE_MAXIMUM_CHARACTERS = 160
@@ -108,6 +109,8 @@ class _Tally:
         """Surface forms and stem keys of the kept words, one sentence at a time."""
         folded = unicodedata.normalize("NFC", text).casefold()
         folded = _ARMENIAN_INTONATION.sub("", folded)
+        # "[phone]" and "[id]" are redaction's placeholders, not words the citizen wrote.
+        folded = PLACEHOLDER.sub(" ", folded)
         known = self.words
         for sentence in _SENTENCE_BREAK.split(folded):
             tokens = _WORD.findall(sentence)
