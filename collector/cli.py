@@ -1,5 +1,5 @@
 """The `collector` command: serve, flush, tenant, service, key, snippet, token,
-dashboard-link."""
+dashboard-link, purge, erase."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from collector import __version__, key_commands, service_commands
+from collector import __version__, key_commands, privacy_commands, service_commands
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
 from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     service_commands.add_parsers(commands)
     key_commands.add_parsers(commands)
+    privacy_commands.add_parsers(commands)
 
     token = commands.add_parser("token", help="print an analyst token for a tenant")
     token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "key":
             return key_commands.run(arguments, settings, sys.stdout)
+        elif arguments.command in ("purge", "erase"):
+            return privacy_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "snippet":
             return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":

@@ -155,6 +155,20 @@ class Storage(Protocol):
     async def count_ratings(self, service: str | None = None) -> int:
         """Raw rows stored (for checks and tests; not for analytics)."""
 
+    async def purge_comments(self, service: str, received_before: int, limit: int) -> int:
+        """Blank the comments of up to `limit` of the service's ratings received before
+        the time (milliseconds), in one short transaction; returns how many. The ratings
+        and every rollup figure stay, the comment counts included (a rebuild counts a
+        purged comment too). Call again until it returns less than `limit`."""
+
+    async def count_comments(self, service: str, received_before: int) -> int:
+        """Comments purge_comments would blank (a dry run)."""
+
+    async def erase_transaction(self, service: str, transaction: str) -> int:
+        """Delete every stored rating of the portal's transaction reference, and rebuild
+        the rollups of the local days they were on, in one transaction: the figures then
+        equal a rebuild from the remaining raw ratings. Returns the ratings deleted."""
+
     async def save_tenant(self, tenant_id: str, name: str) -> None:
         """Create the tenant, or rename it."""
 

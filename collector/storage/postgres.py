@@ -24,6 +24,7 @@ from collector.signing_keys import SigningKey
 from collector.storage.base import RecordRejected, StorageError, StorageUnavailable
 from collector.storage.postgres_migrations import migrate
 from collector.storage.postgres_queries import PostgresAnalytics
+from collector.storage.postgres_retention import PostgresRetention
 from collector.storage.postgres_rollups import (
     ALL_UPSERTS,
     CLAIM_NEW_KEYS,
@@ -65,7 +66,7 @@ async def _prepare_connection(connection: Connection) -> None:
     await connection.execute(CREATE_STAGING)
 
 
-class PostgresStorage(PostgresAnalytics):
+class PostgresStorage(PostgresAnalytics, PostgresRetention):
     def __init__(
         self,
         url: str,

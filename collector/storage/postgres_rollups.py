@@ -86,9 +86,13 @@ INSERT_RATINGS = (
     f"SELECT {RATING_COLUMNS.replace('answers', 'answers::json')}, %s FROM incoming"
 ).encode()
 
+# What a rebuild reads from stored ratings: a comment purged for retention still counts
+# as a comment (the rollups only test comment <> '').
+_COMMENT_OR_PURGED = "CASE WHEN comment_purged_at IS NULL THEN comment ELSE 'purged' END"
+REBUILD_COLUMNS = RATING_COLUMNS.replace("comment,", f"{_COMMENT_OR_PURGED} AS comment,", 1)
 # The rebuild's source: a tenant's stored ratings with their local days.
 REBUILD_SOURCE = (
-    f"(SELECT {RATING_COLUMNS}, quarter_days.day FROM ratings "  # noqa: S608
+    f"(SELECT {REBUILD_COLUMNS}, quarter_days.day FROM ratings "  # noqa: S608
     f"JOIN quarter_days ON quarter_days.quarter = ratings.received_at / {QUARTER_MILLISECONDS} "
     "WHERE ratings.service = ANY(%(services)s))"
 )

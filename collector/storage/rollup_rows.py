@@ -3,11 +3,12 @@ local day (the tenant's), computed in Python so both backends agree to the day."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date
 
 import msgspec
 
-from collector.local_days import UTC_NAME, day_function
+from collector.local_days import UTC_NAME, day_end, day_function, day_start
 from collector.messages import StoredRating
 
 # Kept in dimension_days; device, language and channel are read from the cube
@@ -16,6 +17,7 @@ DIMENSION_DAYS = ("os", "browser", "office", "operator")
 CUBE_DIMENSIONS = ("device", "language", "channel")
 
 _QUARTER_MILLISECONDS = 900_000
+_DAY_MILLISECONDS = 86_400_000
 _ANSWERS_ENCODER = msgspec.json.Encoder()
 
 
@@ -60,3 +62,15 @@ def with_local_days(
             day = days[key] = day_function(zone)(received_at)
         result.append((*row, day))
     return result
+
+
+def rebuild_ranges(days: Iterable[str], zone: str) -> list[tuple[int, int]]:
+    """Per local day, [start, end) in milliseconds holding all of it, a day wider on each
+    side: the caller keeps the rows whose computed day is one of `days`, so both backends
+    count them on exactly the day the flusher did, whatever the zone's clock changes."""
+    ranges = []
+    for day in sorted(days):
+        local = date.fromisoformat(day)
+        start, end = day_start(local, zone), day_end(local, zone)
+        ranges.append((start - _DAY_MILLISECONDS, end + _DAY_MILLISECONDS))
+    return ranges

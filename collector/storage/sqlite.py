@@ -26,6 +26,7 @@ from collector.storage.base import (
 from collector.storage.rollup_rows import rating_values, with_local_days
 from collector.storage.sqlite_migrations import migrate
 from collector.storage.sqlite_queries import AnalyticsQueries
+from collector.storage.sqlite_retention import SqliteRetention
 from collector.storage.sqlite_rollups import (
     ALL_UPSERTS,
     RATING_COLUMNS,
@@ -78,7 +79,7 @@ def _classify(error: sqlite3.Error) -> Exception:
     return StorageUnavailable(f"SQLite: {error}")
 
 
-class SqliteStorage(AnalyticsQueries):
+class SqliteStorage(AnalyticsQueries, SqliteRetention):
     def __init__(self, path: Path, busy_timeout_milliseconds: int = _BUSY_TIMEOUT_MILLISECONDS):
         self._path = path
         self._busy_timeout = busy_timeout_milliseconds

@@ -23,6 +23,7 @@ from collector.storage.rollup_rows import CUBE_DIMENSIONS, with_local_days
 from collector.storage.sqlite_rollups import (
     ALL_UPSERTS,
     RATING_COLUMNS,
+    REBUILD_COLUMNS,
     ROLLUP_TABLES,
     UPSERT_IMPRESSION_DAYS,
     fill_incoming,
@@ -295,7 +296,7 @@ class AnalyticsQueries:
             # Then one transaction per service, so the flusher waits at most one
             # service's rebuild (seconds), not the tenant's (minutes); each rebuild
             # reads every rating stored before it, so none is left in the old zone.
-            with _transaction(connection):
+            with write_transaction(connection):
                 changed = connection.execute(
                     "UPDATE tenants SET time_zone = ? WHERE id = ?", (time_zone, tenant_id)
                 ).rowcount
@@ -306,7 +307,7 @@ class AnalyticsQueries:
                     )
                 ]
             for service in services:
-                with _transaction(connection):
+                with write_transaction(connection):
                     _rebuild_service(connection, service, time_zone)
             return bool(changed)
 
@@ -314,7 +315,8 @@ class AnalyticsQueries:
 
 
 @contextlib.contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock first, so no upgrade can fail) ... COMMIT."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -357,7 +359,7 @@ def _rebuild_service(connection: sqlite3.Connection, service: str, time_zone: st
         # In the order of ratings_by_service_time: paging by id instead re-sorted all
         # the service's remaining rows for every chunk (90 s against 4 s for 1.4M).
         rows = connection.execute(
-            f"SELECT {RATING_COLUMNS} FROM ratings "  # noqa: S608 (constants only)
+            f"SELECT {REBUILD_COLUMNS} FROM ratings "  # noqa: S608 (constants only)
             "WHERE service = ? AND (received_at, id) > (?, ?) "
             "ORDER BY received_at, id LIMIT ?",
             (service, *after, _REBUILD_CHUNK),

@@ -19,6 +19,10 @@ RATING_COLUMNS = (
     "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
     "operator, answer_seconds"
 )
+# What a rebuild reads from stored ratings into temp.incoming: a comment purged for
+# retention still counts as a comment (the rollups only test comment <> '').
+_COMMENT_OR_PURGED = "CASE WHEN comment_purged_at IS NULL THEN comment ELSE 'purged' END"
+REBUILD_COLUMNS = RATING_COLUMNS.replace("comment,", f"{_COMMENT_OR_PURGED} AS comment,", 1)
 # The batch being stored, per connection: set-based SQL then inserts only the ratings
 # not stored yet and adds exactly those to the rollups.
 _CREATE_INCOMING = """
