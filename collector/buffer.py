@@ -1,15 +1,14 @@
 """The buffer: accepted ratings go into a Redis stream in one round trip.
 
 One Lua script does, atomically: the duplicate checks on the form's nonce and on the
-portal's transaction (one rating per transaction), the rate limit per client and
-service, and the XADD. A rating is acknowledged to the citizen only
-after this script returned, and the server persists it with AOF.
+portal's transaction (one rating per transaction), two rate limits (one client on one
+service, and one service over all its clients), and the XADD. A rating is acknowledged
+to the citizen only after this script returned, and the server persists it with AOF.
 """
 
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass
 from typing import cast
 
@@ -22,31 +21,75 @@ from collector.messages import EVENT_ENCODER, RatingEvent
 from collector.redis_clients import reply_text
 from collector.script_batch import ScriptBatch
 
+# KEYS: stream, form nonce, client's rate key, service's rate key[, transaction]
+# ARGV: nonce ttl ms, client interval us, client burst, service interval us, service
+#       burst, event, transaction ttl ms. An interval of 0 turns that limit off.
+#
+# Rate limits are GCRA (the generic cell rate algorithm): one key per limit holds the
+# "theoretical arrival time" in microseconds of Redis's own clock, so every worker on
+# every machine shares one clock and one limit, and a key never holds more than a number.
 _SUBMIT_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return {0, 'duplicate'}
+  return {0, 'duplicate', 0}
 end
-if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then
-  return {0, 'duplicate'}
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
+  return {0, 'duplicate', 0}
 end
-local used = redis.call('INCR', KEYS[3])
-if used == 1 then
-  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local function arrival(key, interval, burst)
+  if interval <= 0 then
+    return nil, 0
+  end
+  local tat = tonumber(redis.call('GET', key)) or now
+  if tat < now then
+    tat = now
+  end
+  local allowed_at = tat + interval - interval * burst
+  if allowed_at > now then
+    return nil, allowed_at - now
+  end
+  return tat + interval, 0
 end
-if used > tonumber(ARGV[2]) then
-  return {0, 'rate_limited'}
+local client_tat, client_wait = arrival(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
+if client_wait > 0 then
+  return {0, 'rate_limited_client', math.ceil(client_wait / 1000)}
+end
+local service_tat, service_wait = arrival(KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]))
+if service_wait > 0 then
+  return {0, 'rate_limited_service', math.ceil(service_wait / 1000)}
 end
 -- XADD first: a script is not rolled back on error, and a nonce marked as used
 -- without its rating stored would thank the citizen's retry for nothing.
-local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[4])
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[6])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-if KEYS[4] then
-  redis.call('SET', KEYS[4], id, 'PX', ARGV[5])
+if KEYS[5] then
+  redis.call('SET', KEYS[5], id, 'PX', ARGV[7])
 end
-return {1, id}
+if client_tat then
+  redis.call('SET', KEYS[3], string.format('%.0f', client_tat),
+    'PX', math.ceil((client_tat - now) / 1000) + 1)
+end
+if service_tat then
+  redis.call('SET', KEYS[4], string.format('%.0f', service_tat),
+    'PX', math.ceil((service_tat - now) / 1000) + 1)
+end
+return {1, id, 0}
 """
 
-_RATE_WINDOW_MILLISECONDS = 60_000
+_MICROSECONDS_PER_MINUTE = 60_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """So many ratings a minute on average, with bursts of up to `burst` at once."""
+
+    per_minute: int
+    burst: int
+
+    @property
+    def interval_microseconds(self) -> int:
+        return _MICROSECONDS_PER_MINUTE // self.per_minute
 
 
 class Outcome(enum.Enum):
@@ -59,34 +102,55 @@ class Outcome(enum.Enum):
 class SubmitResult:
     outcome: Outcome
     stream_id: str | None = None
+    # When rate limited: which limit ("client" or "service"), and when to try again.
+    limit: str = ""
+    retry_after_milliseconds: int = 0
 
 
 class RatingBuffer:
     """Writes ratings to the stream; raises ServiceUnavailable when Redis does not answer."""
 
-    def __init__(self, redis: Redis, *, rate_limit_per_minute: int, nonce_ttl_seconds: int):
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        client_limit: RateLimit,
+        service_limit: RateLimit,
+        nonce_ttl_seconds: int,
+    ) -> None:
         self._batch = ScriptBatch(redis, _SUBMIT_SCRIPT)
-        self._rate_limit = rate_limit_per_minute
+        self._limits = [
+            client_limit.interval_microseconds,
+            client_limit.burst,
+            service_limit.interval_microseconds,
+            service_limit.burst,
+        ]
         self._nonce_ttl_milliseconds = nonce_ttl_seconds * 1000
 
     async def submit(
-        self, event: RatingEvent, nonce: str, transaction_ttl_milliseconds: int = 0
+        self,
+        event: RatingEvent,
+        nonce: str,
+        transaction_ttl_milliseconds: int = 0,
+        *,
+        rate_limited: bool = True,
     ) -> SubmitResult:
-        """Store the event unless its form or its transaction was already rated.
+        """Store the event unless its form or its transaction was already rated, or a
+        rate limit refuses it.
 
         transaction_ttl_milliseconds: how long to remember event.transaction (until its
         token expires; storage's unique key holds after that).
+        rate_limited: False for ratings replayed from the spool, already thanked.
         """
-        window = int(time.time() * 1000) // _RATE_WINDOW_MILLISECONDS
         script_keys = [
             keys.STREAM,
             keys.form_nonce(event.service, nonce),
-            keys.rate_window(event.service, event.client_hash, window),
+            keys.client_rate(event.service, event.client_hash),
+            keys.service_rate(event.service),
         ]
         arguments: list[bytes | int] = [
             self._nonce_ttl_milliseconds,
-            self._rate_limit,
-            _RATE_WINDOW_MILLISECONDS * 2,
+            *(self._limits if rate_limited else _NO_LIMITS),
             EVENT_ENCODER.encode(event),
         ]
         if event.transaction:
@@ -96,7 +160,14 @@ class RatingBuffer:
             reply = await self._batch.call(script_keys, arguments)
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
-        stored, detail = cast("tuple[int, bytes]", reply)  # the script's two values
+        stored, detail, wait = cast("tuple[int, bytes, int]", reply)  # the script's values
+        text = reply_text(detail)
         if stored == 1:
-            return SubmitResult(Outcome.ACCEPTED, reply_text(detail))
-        return SubmitResult(Outcome(reply_text(detail)))
+            return SubmitResult(Outcome.ACCEPTED, text)
+        if text == "duplicate":
+            return SubmitResult(Outcome.DUPLICATE)
+        limit = text.removeprefix("rate_limited_")
+        return SubmitResult(Outcome.RATE_LIMITED, limit=limit, retry_after_milliseconds=wait)
+
+
+_NO_LIMITS = [0, 1, 0, 1]

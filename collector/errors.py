@@ -21,6 +21,7 @@ class CollectorError(Exception):
         field: str | None = None,
         reason: str | None = None,
         page_message: str | None = None,
+        retry_after_seconds: int = 0,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -29,6 +30,8 @@ class CollectorError(Exception):
             self.reason = reason
         if page_message is not None:
             self.page_message = page_message
+        # When to try again (a Retry-After header), if the refusal is temporary.
+        self.retry_after_seconds = retry_after_seconds
 
 
 class BadRequest(CollectorError):
@@ -59,6 +62,12 @@ class MethodNotAllowed(CollectorError):
     status_code = 405
     page_message = "error_bad_request"
     reason = "method_not_allowed"
+
+
+class RequestTimeout(CollectorError):
+    status_code = 408
+    page_message = "error_bad_request"
+    reason = "slow_body"
 
 
 class PayloadTooLarge(CollectorError):

@@ -28,8 +28,14 @@ def transaction(service: str, reference: str) -> str:
     return f"cf:{_TAG}:txn:{service}:{reference}"
 
 
-def rate_window(service: str, client_hash: str, window: int) -> str:
-    return f"cf:{_TAG}:rate:{service}:{client_hash}:{window}"
+def client_rate(service: str, client_hash: str) -> str:
+    """One client's rate limit on one service (the GCRA's arrival time)."""
+    return f"cf:{_TAG}:rate:{service}:{client_hash}"
+
+
+def service_rate(service: str) -> str:
+    """A service's rate limit over all its clients."""
+    return f"cf:{_TAG}:service-rate:{service}"
 
 
 def rejections(service: str, day: str) -> str:

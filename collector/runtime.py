@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector.auth import AnalystTokens
-from collector.buffer import RatingBuffer
+from collector.buffer import RateLimit, RatingBuffer
 from collector.client_hash import ClientHasher
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
@@ -27,6 +27,7 @@ from collector.services import (
 )
 from collector.settings import Settings
 from collector.signing_keys import KeyRing
+from collector.spool import SPOOL_DIRECTORY, RatingSpool
 from collector.storage import Storage, open_storage
 from collector.transaction_token import TransactionTokenVerifier
 from collector.translations import Catalogs
@@ -52,6 +53,8 @@ class Runtime:
     # This process's widget views; runner.py runs its push task.
     impressions: ImpressionCounter
     tenants: dict[str, Tenant]
+    # Where ratings wait while Redis does not answer (None: refuse them with a 503).
+    spool: RatingSpool | None
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -79,7 +82,15 @@ class Runtime:
             hasher=ClientHasher(redis),
             buffer=RatingBuffer(
                 redis,
-                rate_limit_per_minute=settings.rate_limit_per_minute,
+                # A client may send its minute's worth at once (a kiosk after a queue);
+                # a service, ten seconds' worth.
+                client_limit=RateLimit(
+                    settings.rate_limit_per_minute, burst=settings.rate_limit_per_minute
+                ),
+                service_limit=RateLimit(
+                    settings.service_rate_limit_per_minute,
+                    burst=max(1, settings.service_rate_limit_per_minute // 6),
+                ),
                 # A token stays valid up to max_age after a time up to CLOCK_SKEW in
                 # the future; its nonce must be remembered at least that long.
                 nonce_ttl_seconds=settings.form_token_max_age_seconds + 2 * CLOCK_SKEW_SECONDS,
@@ -92,6 +103,7 @@ class Runtime:
             proxies=TrustedProxies(settings.forwarded_allow_ips),
             impressions=ImpressionCounter(redis),
             tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
+            spool=RatingSpool(settings.data_dir / SPOOL_DIRECTORY) if settings.spool else None,
         )
 
     async def reload_services(self) -> set[str]:
@@ -114,6 +126,8 @@ class Runtime:
         await self.reload_keys()
 
     async def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
         await self.redis.aclose()
         await self.storage.close()
 

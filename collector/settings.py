@@ -50,6 +50,18 @@ class Settings:
     # Ratings one client (salted IP hash) may send per service per minute. A service
     # hall's kiosk or an office behind one NAT sends many, so this is not tiny.
     rate_limit_per_minute: int = 30
+    # Ratings one service may take per minute from all clients together: a flood from
+    # many addresses (a botnet, a script) stops here instead of filling the buffer.
+    # 1,000 a second is far above any service's real peak and far below what one
+    # collector can take.
+    service_rate_limit_per_minute: int = 60_000
+    # A form sent back sooner than this after it was shown was not filled in by a
+    # person (the form token carries the time it was issued, to the second).
+    minimum_fill_seconds: int = 2
+    # While Redis does not answer, ratings are appended to an fsync'd file in the data
+    # directory and sent to Redis when it is back, so the citizen is still thanked.
+    # Default: on with the embedded Redis (one machine, one disk), off with REDIS_URL.
+    spool: bool = True
     form_token_max_age_seconds: int = 12 * 3600
     flush_batch_size: int = 1000
     flush_block_milliseconds: int = 2000
@@ -98,6 +110,16 @@ class Settings:
             rate_limit_per_minute=reader.integer(
                 "COLLECTOR_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1, 1_000_000
             ),
+            service_rate_limit_per_minute=reader.integer(
+                "COLLECTOR_SERVICE_RATE_LIMIT_PER_MINUTE",
+                defaults.service_rate_limit_per_minute,
+                1,
+                100_000_000,
+            ),
+            minimum_fill_seconds=reader.integer(
+                "COLLECTOR_MINIMUM_FILL_SECONDS", defaults.minimum_fill_seconds, 0, 600
+            ),
+            spool=reader.boolean("COLLECTOR_SPOOL", not env.get("REDIS_URL", "").strip()),
             form_token_max_age_seconds=reader.integer(
                 "COLLECTOR_FORM_TOKEN_MAX_AGE", defaults.form_token_max_age_seconds, 60, 7 * 86400
             ),

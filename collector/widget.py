@@ -26,7 +26,8 @@ from litestar.types import (
     Send,
 )
 
-from collector.buffer import Outcome, RatingBuffer
+from collector import security_headers
+from collector.buffer import Outcome, RatingBuffer, SubmitResult
 from collector.client_hash import ClientHasher
 from collector.errors import (
     BadRequest,
@@ -48,6 +49,7 @@ from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field
 from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
+from collector.spool import RatingSpool
 from collector.transaction_token import LEEWAY_SECONDS, TransactionTokenVerifier
 from collector.widget_request import (
     ClientDisconnected,
@@ -63,13 +65,15 @@ logger = logging.getLogger(__name__)
 _SUBPAGES = ("thanks", "qr.svg")
 _COMMON_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-content-type-options", b"nosniff"),
+    *security_headers.ALWAYS,
 ]
 _SVG_HEADERS = [
     (b"content-type", b"image/svg+xml"),
     (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"),
 ]
+
+# Kept on local disk: thanked like a rating Redis took (collector/spool.py replays it).
+_SPOOLED = SubmitResult(Outcome.ACCEPTED)
 
 
 class WidgetApp:
@@ -88,7 +92,11 @@ class WidgetApp:
         rejections: RejectionCounter,
         proxies: TrustedProxies,
         impressions: ImpressionCounter,
+        spool: RatingSpool | None = None,
+        minimum_fill_seconds: int = 0,
     ) -> None:
+        self._spool = spool
+        self._minimum_fill_seconds = minimum_fill_seconds
         self._proxies = proxies
         self._impressions = impressions
         self._services = services
@@ -235,7 +243,9 @@ class WidgetApp:
             if hints.get("transaction"):
                 back += "&" + urlencode({"t": hints["transaction"]})
         page = self._pages.message(language, error.page_message, request.service, layout, back=back)
-        await self._respond(send, scope, error.status_code, page, service=request.service)
+        retry = [(b"retry-after", b"%d" % error.retry_after_seconds)]
+        extra = retry if error.retry_after_seconds else []
+        await self._respond(send, scope, error.status_code, page, extra, service=request.service)
 
     async def _submit(self, request: Request, scope: HTTPScope, send: Send, body: bytes) -> None:
         service = request.service
@@ -243,8 +253,10 @@ class WidgetApp:
             form = decode_rating_form(body)
         except FormProblems as problems:
             _refuse_unasked(service, (q for q in QUESTIONS if problems.values.get(answer_field(q))))
-            if "website" in problems.problems:
-                await self._rejections.count(service.slug, "honeypot")
+            # A filled honeypot is a bot's; anything else a person's slip, counted too so
+            # that a form that confuses people shows up in the admin figures.
+            reason = "honeypot" if "website" in problems.problems else "invalid_form"
+            await self._rejections.count(service.slug, reason)
             language = self._language(request, problems.values.get("lang"))
             channel = problems.values.get("channel", "")
             layout = problems.values.get("layout", "")
@@ -276,45 +288,94 @@ class WidgetApp:
             page = self._form_again(service, form, language, token_again, "form_expired")
             await self._respond(send, scope, 422, page, service=service)
             return
+        if time.time() - token.issued_at < self._minimum_fill_seconds:
+            # Sent back sooner than a person fills it in. Shown again with the same token
+            # (not used up): a person sends it again, a script that retries at once is
+            # refused again.
+            await self._rejections.count(service.slug, "too_fast")
+            page = self._form_again(service, form, language, form.token, "form_too_fast")
+            await self._respond(send, scope, 422, page, service=service)
+            return
         claims = self._transactions.admit(service, form.transaction)
         user_agent = header_text(request.headers, b"user-agent") or ""
         received_at = time.time_ns() // 1_000_000
+        client_hash = await self._client_hash(request)
+        event = RatingEvent(
+            id=new_rating_id(),
+            service=service.slug,
+            rating=form.rating,
+            comment=form.comment,
+            language=form.lang,
+            channel=(claims.channel if claims else None) or form.channel,
+            received_at=received_at,
+            client_hash=client_hash,
+            user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
+            answers=answers,
+            transaction=claims.txn if claims else "",
+            office=claims.office if claims else "",
+            operator=claims.operator if claims else "",
+            answer_seconds=claims.answer_seconds() if claims else None,
+        )
+        # Remember the transaction as long as its token could still be accepted.
+        remember = (claims.exp + LEEWAY_SECONDS) * 1000 - received_at if claims else 0
         try:
-            event = RatingEvent(
-                id=new_rating_id(),
-                service=service.slug,
-                rating=form.rating,
-                comment=form.comment,
-                language=form.lang,
-                channel=(claims.channel if claims else None) or form.channel,
-                received_at=received_at,
-                client_hash=await self._hasher.hash(request.client_address),
-                user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
-                answers=answers,
-                transaction=claims.txn if claims else "",
-                office=claims.office if claims else "",
-                operator=claims.operator if claims else "",
-                answer_seconds=claims.answer_seconds() if claims else None,
-            )
-            # Remember the transaction as long as its token could still be accepted.
-            remember = (claims.exp + LEEWAY_SECONDS) * 1000 - received_at if claims else 0
+            if not client_hash:
+                raise ServiceUnavailable("no client salt: Redis did not answer")
             result = await self._buffer.submit(event, token.nonce, remember)
         except ServiceUnavailable as error:
-            logger.warning("rating not saved for %s: %s", service.slug, error.detail)
-            # The same token again: if the rating did reach Redis after all, sending
-            # it again shows the thank-you page and stores nothing twice.
-            page = self._form_again(service, form, language, form.token, "error_not_saved")
-            await self._respond(send, scope, 503, page, [(b"retry-after", b"5")], service=service)
-            return
+            if not await self._spooled(event, token.nonce, remember, error):
+                # The same token again: if the rating did reach Redis after all, sending
+                # it again shows the thank-you page and stores nothing twice.
+                page = self._form_again(service, form, language, form.token, "error_not_saved")
+                headers = [(b"retry-after", b"5")]
+                await self._respond(send, scope, 503, page, headers, service=service)
+                return
+            result = _SPOOLED
         if result.outcome is Outcome.RATE_LIMITED:
-            raise TooManyRequests("rate limit reached")
+            seconds = max(1, -(-result.retry_after_milliseconds // 1000))
+            if result.limit == "service":
+                raise TooManyRequests(
+                    "this service's rate limit reached",
+                    reason="rate_limited_service",
+                    page_message="error_service_busy",
+                    retry_after_seconds=seconds,
+                )
+            raise TooManyRequests("rate limit reached", retry_after_seconds=seconds)
         if result.outcome is Outcome.DUPLICATE:
             # Not a refusal: the citizen sees the thank-you page; admins see the count.
             await self._rejections.count(service.slug, "duplicate")
         location = (
             f"/w/{service.slug}/thanks?lang={language}&layout={form.layout}&channel={form.channel}"
         )
-        await self._send(send, scope, 303, b"", [(b"location", location.encode())])
+        redirect = [(b"location", location.encode()), security_headers.STRICT_POLICY]
+        await self._send(send, scope, 303, b"", redirect)
+
+    async def _client_hash(self, request: Request) -> str:
+        """The client's salted hash; empty if Redis did not answer (the salt is there)."""
+        try:
+            return await self._hasher.hash(request.client_address)
+        except ServiceUnavailable:
+            return ""
+
+    async def _spooled(
+        self, event: RatingEvent, nonce: str, remember: int, error: ServiceUnavailable
+    ) -> bool:
+        """Keep the rating in the local spool when Redis did not take it; False when
+        there is no spool or it failed too (the citizen is then told it was not saved)."""
+        if self._spool is None:
+            logger.warning("rating not saved for %s: %s", event.service, error.detail)
+            return False
+        try:
+            await self._spool.append(event, nonce, remember)
+        except OSError as spool_error:
+            logger.error(
+                "rating not saved for %s: %s; nor spooled: %s",
+                event.service,
+                error.detail,
+                spool_error,
+            )
+            return False
+        return True
 
     def _form_again(
         self, service: Service, form: RatingForm, language: str, token: str, notice: str

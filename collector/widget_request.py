@@ -7,15 +7,19 @@ with its status, before any form decoding.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from litestar.types import HTTPScope, Receive
 
-from collector.errors import PayloadTooLarge, UnsupportedMediaType
+from collector.errors import PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from collector.services import Service
 
 MAXIMUM_BODY_BYTES = 16 * 1024
+# 16 KB on the slowest mobile link takes a second or two; a client still sending after
+# this long is holding a connection open on purpose (a slow-body attack).
+MAXIMUM_BODY_SECONDS = 15
 _FORM_CONTENT_TYPE = b"application/x-www-form-urlencoded"
 
 
@@ -66,13 +70,29 @@ async def read_form_body(headers: dict[bytes, bytes], receive: Receive) -> bytes
     declared = headers.get(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAXIMUM_BODY_BYTES):
         raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
+    first = await receive()
+    if first["type"] != "http.request":
+        raise ClientDisconnected
+    body = first.get("body", b"")  # both keys are optional in ASGI
+    if len(body) > MAXIMUM_BODY_BYTES:
+        raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")
+    if not first.get("more_body", False):
+        return body  # a form this small nearly always comes in one piece
+    try:
+        async with asyncio.timeout(MAXIMUM_BODY_SECONDS):
+            return await _rest_of_body(receive, [body], len(body))
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the form did not arrive within {MAXIMUM_BODY_SECONDS} seconds"
+        ) from None
+
+
+async def _rest_of_body(receive: Receive, chunks: list[bytes], size: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
             raise ClientDisconnected
-        chunk = message.get("body", b"")  # both keys are optional in ASGI
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAXIMUM_BODY_BYTES:
             raise PayloadTooLarge(f"the form is larger than {MAXIMUM_BODY_BYTES} bytes")

@@ -6,15 +6,16 @@ import time
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 
 from collector import keys
-from collector.buffer import Outcome, RatingBuffer
+from collector.buffer import Outcome, RateLimit, RatingBuffer
 from collector.errors import ServiceUnavailable
 from collector.ids import new_rating_id
 from collector.messages import EVENT_DECODER, RatingEvent
 from collector.redis_clients import hot_path_client
 from collector.runtime import Runtime
-from tests.helpers import stream_entries
+from tests.helpers import eventually, stream_entries
 
 
 def event(client_hash: str = "a" * 24, service: str = "demo-passport") -> RatingEvent:
@@ -30,9 +31,19 @@ def event(client_hash: str = "a" * 24, service: str = "demo-passport") -> Rating
     )
 
 
+def limited_buffer(redis: Redis, *, client: int = 3, service: int = 1000) -> RatingBuffer:
+    """A client may send 3 at once, then one every 20 s; a service 1000 at once."""
+    return RatingBuffer(
+        redis,
+        client_limit=RateLimit(client, burst=client),
+        service_limit=RateLimit(service, burst=service),
+        nonce_ttl_seconds=60,
+    )
+
+
 @pytest.fixture
 def buffer(runtime: Runtime) -> RatingBuffer:
-    return RatingBuffer(runtime.redis, rate_limit_per_minute=3, nonce_ttl_seconds=60)
+    return limited_buffer(runtime.redis)
 
 
 async def test_accepted_rating_is_in_the_stream(buffer: RatingBuffer, runtime: Runtime) -> None:
@@ -66,16 +77,71 @@ async def test_rate_limited_form_can_be_sent_again_later(
 ) -> None:
     for n in range(3):
         await buffer.submit(event(), f"n{n}")
-    assert (await buffer.submit(event(), "late")).outcome is Outcome.RATE_LIMITED
-    # The refused form's nonce was not consumed: once the window passes it is accepted.
+    refused = await buffer.submit(event(), "late")
+    assert refused.outcome is Outcome.RATE_LIMITED
+    assert refused.limit == "client"
+    # 3 a minute: the next is allowed 20 s after the first (GCRA), not at a window's end.
+    assert 19_000 < refused.retry_after_milliseconds <= 20_000
+    # The refused form's nonce was not consumed: once the limit allows, it is accepted.
     assert not await runtime.redis.exists(keys.form_nonce("demo-passport", "late"))
+    await runtime.redis.delete(keys.client_rate("demo-passport", "a" * 24))
+    assert (await buffer.submit(event(), "late")).outcome is Outcome.ACCEPTED
+
+
+async def test_the_client_limit_refills_at_its_rate(runtime: Runtime) -> None:
+    """60 000 a minute is one a millisecond: after a burst of 2, the third waits ~1 ms."""
+    buffer = RatingBuffer(
+        runtime.redis,
+        client_limit=RateLimit(60_000, burst=2),
+        service_limit=RateLimit(60_000, burst=1000),
+        nonce_ttl_seconds=60,
+    )
+    outcomes = [(await buffer.submit(event(), f"b{n}")).outcome for n in range(3)]
+    assert outcomes[:2] == [Outcome.ACCEPTED] * 2
+    # Polled, not slept on: the limit lets one more through within milliseconds.
+    accepted = 0
+
+    async def one_more() -> bool:
+        nonlocal accepted
+        result = await buffer.submit(event(), f"later{accepted}")
+        accepted += result.outcome is Outcome.ACCEPTED
+        return accepted > 0
+
+    await eventually(one_more, seconds=2)
+    # Its key holds one number, and expires when it no longer limits anything.
+    ttl = await runtime.redis.pttl(keys.client_rate("demo-passport", "a" * 24))
+    assert ttl == -2 or 0 < ttl <= 10  # -2: already expired; never -1 (no expiry)
+
+
+async def test_the_service_limit_covers_all_clients(runtime: Runtime) -> None:
+    buffer = limited_buffer(runtime.redis, client=100, service=4)
+    clients = [f"{n:024d}" for n in range(5)]
+    results = [await buffer.submit(event(client), f"s{n}") for n, client in enumerate(clients)]
+    assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 4 + [Outcome.RATE_LIMITED]
+    assert results[-1].limit == "service"
+    assert 14_000 < results[-1].retry_after_milliseconds <= 15_000
+    # Another service is not affected, and a refusal by the service limit does not use
+    # up the client's own limit.
+    assert (await buffer.submit(event(service="other"), "o")).outcome is Outcome.ACCEPTED
+    assert await runtime.redis.get(keys.client_rate("demo-passport", clients[4])) is None
+    assert await runtime.redis.xlen(keys.STREAM) == 5
+
+
+async def test_replays_are_not_rate_limited_but_still_deduplicated(
+    buffer: RatingBuffer, runtime: Runtime
+) -> None:
+    results = [await buffer.submit(event(), f"r{n}", rate_limited=False) for n in range(5)]
+    assert all(result.outcome is Outcome.ACCEPTED for result in results)
+    assert not await runtime.redis.exists(keys.client_rate("demo-passport", "a" * 24))
+    again = await buffer.submit(event(), "r0", rate_limited=False)
+    assert again.outcome is Outcome.DUPLICATE
 
 
 async def test_unreachable_redis_raises_service_unavailable() -> None:
     from collector.embedded_redis import free_port
 
     client = hot_path_client(f"redis://127.0.0.1:{free_port()}/0")
-    buffer = RatingBuffer(client, rate_limit_per_minute=3, nonce_ttl_seconds=60)
+    buffer = limited_buffer(client)
     with pytest.raises(ServiceUnavailable, match="did not answer"):
         await buffer.submit(event(), "n")
     await client.aclose()

@@ -43,6 +43,8 @@ class ServeProcess:
         environment.update(
             COLLECTOR_DATA_DIR=str(self.data_dir),
             COLLECTOR_PORT=str(self.port),
+            # Tests send forms at once; test_widget.py covers the minimum fill time.
+            COLLECTOR_MINIMUM_FILL_SECONDS="0",
             **self._extra_env,
         )
         with open(self.log_path, "a") as log:
