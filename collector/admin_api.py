@@ -188,7 +188,11 @@ async def add_key(
     return Response(KeyView.of(key, with_secret=True), status_code=201)
 
 
-@post(f"{_ADMIN}/keys/{{kid:str}}/revoke", summary="Revoke a key: its tokens fail at once")
+@post(
+    f"{_ADMIN}/keys/{{kid:str}}/revoke",
+    summary="Revoke a key: its tokens fail at once",
+    status_code=200,  # nothing is created; the schema said 201
+)
 async def revoke_key(
     kid: FromPath[str],
     request: Request,  # type: ignore[type-arg]

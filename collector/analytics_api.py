@@ -45,10 +45,16 @@ from collector.rankings import (
 from collector.runtime import Runtime
 from collector.storage.base import DIMENSIONS, EMPTY_FIGURES, Interval
 
+# The pattern documents the form only: parse_day refuses a bad date with its own message.
+_DAY = {"pattern": r"^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 FromDay = Annotated[
-    str | None, QueryParameter(name="from", description="first local day, YYYY-MM-DD")
+    str | None,
+    QueryParameter(name="from", description="first local day, YYYY-MM-DD", schema_extra=_DAY),
 ]
-ToDay = Annotated[str | None, QueryParameter(name="to", description="last local day, YYYY-MM-DD")]
+ToDay = Annotated[
+    str | None,
+    QueryParameter(name="to", description="last local day, YYYY-MM-DD", schema_extra=_DAY),
+]
 # Without a period, a league table covers the last 90 days: a quarter, long enough for
 # small services to have ratings, recent enough to act on.
 DEFAULT_RANKING_DAYS = 90

@@ -9,21 +9,27 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from collector import (
     __version__,
     admin_api,
     analytics_api,
+    api_schema,
     comments_api,
     dashboard,
+    erasure_api,
     health,
     open_data,
 )
 from collector.errors import CollectorError
+from collector.header_limits import header_problem, refuse_oversized
 from collector.impression_counter import ImpressionCounter
 from collector.messages import ErrorBody
+from collector.rejections import UNKNOWN_SERVICE
 from collector.runtime import Runtime
+from collector.security_headers import add_security_headers
 from collector.widget import WidgetApp
 
 logger = logging.getLogger(__name__)
@@ -75,7 +81,10 @@ def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:  # typ
             )
             or detail
         )
-    return _error_response(error.status_code, detail)
+    response = _error_response(error.status_code, detail)
+    if error.headers:  # a 405's Allow, which RFC 9110 requires
+        response.headers.update(error.headers)
+    return response
 
 
 def _unexpected_error(_: Request, error: Exception) -> Response[ErrorBody]:  # type: ignore[type-arg]
@@ -90,6 +99,7 @@ def create_litestar(runtime: Runtime) -> Litestar:
             *analytics_api.ROUTES,
             *comments_api.ROUTES,
             *admin_api.ROUTES,
+            *erasure_api.ROUTES,
             *dashboard.ROUTES,
             *open_data.ROUTES,
         ],
@@ -99,7 +109,16 @@ def create_litestar(runtime: Runtime) -> Litestar:
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        openapi_config=OpenAPIConfig(title="civic-feedback", version=__version__),
+        # The document only, at /schema too: the HTML viewers load their scripts from
+        # CDNs, which our strict CSP (and the no-third-party-requests promise) forbids.
+        openapi_config=OpenAPIConfig(
+            title="civic-feedback",
+            version=__version__,
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            components=api_schema.COMPONENTS,
+        ),
+        plugins=[api_schema.ApiSchema()],
+        before_send=[add_security_headers],
         logging_config=None,  # the CLI configures logging once, for every library
         debug=False,
     )
@@ -118,6 +137,8 @@ def create_widget(runtime: Runtime, impressions: ImpressionCounter | None = None
         rejections=runtime.rejections,
         proxies=runtime.proxies,
         impressions=impressions or runtime.impressions,
+        spool=runtime.spool,
+        minimum_fill_seconds=runtime.settings.minimum_fill_seconds,
     )
 
 
@@ -127,37 +148,15 @@ def create_app(runtime: Runtime) -> ASGIApp:
     widget = create_widget(runtime)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"].startswith(_WIDGET_PREFIX):
-            await widget(scope, receive, send)
-        elif scope["type"] == ScopeType.HTTP:
-            await litestar(scope, receive, _with_security_headers(scope["path"], send))
-        else:
-            await litestar(scope, receive, send)
+        if scope["type"] == ScopeType.HTTP:
+            problem = header_problem(scope["headers"])
+            if problem is not None:
+                await runtime.rejections.count(UNKNOWN_SERVICE, "headers_too_large")
+                await refuse_oversized(send, problem)
+                return
+            if scope["path"].startswith(_WIDGET_PREFIX):
+                await widget(scope, receive, send)
+                return
+        await litestar(scope, receive, send)
 
     return app
-
-
-_API_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-]
-# JSON needs nothing: no script, no style, no framing. /schema keeps Litestar's own
-# documentation page working, so it gets only the headers above.
-_JSON_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-
-
-def _with_security_headers(path: str, send: Send) -> Send:
-    extra = [*_API_HEADERS]
-    if path.startswith(("/api/", "/health", "/metrics")):
-        extra.append(_JSON_POLICY)
-
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            present = {name.lower() for name, _ in headers}
-            headers.extend(header for header in extra if header[0] not in present)
-            message["headers"] = headers
-        await send(message)
-
-    return send_with_headers

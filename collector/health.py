@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar import Response, get, head
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from redis.exceptions import RedisError, ResponseError
 
 from collector import keys, metrics
@@ -22,7 +23,11 @@ async def health_head() -> None:
     """Load balancers often probe with HEAD."""
 
 
-@get("/health/ready", summary="Redis and storage answer; the stream's backlog")
+@get(
+    "/health/ready",
+    summary="Redis and storage answer; the stream's backlog",
+    responses={503: ResponseSpec(dict[str, str | int], description="Redis or storage is down")},
+)
 async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str | int]]:
     """503 unless Redis and storage both answer. `stream_length` and `consumer_lag`
     (entries not yet read by the flushers) say how far storage is behind."""

@@ -5,6 +5,7 @@ the collector's ASGI app over them. No fakes."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -15,6 +16,8 @@ import httpx
 import psycopg
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from psycopg import sql as psql
 
 from collector.embedded_redis import EmbeddedRedis
@@ -27,6 +30,14 @@ from tests.helpers import asgi_transport
 from tests.postgres_server import PostgresServer
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-the-collector-0123456789"
+
+# Property tests: no example database, and Hypothesis's caches outside the work tree;
+# no per-example deadline (a shared CI machine's pauses are not bugs); bounded runs.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "civic-feedback-hypothesis")
+hypothesis_settings.register_profile(
+    "civic-feedback", database=None, deadline=None, max_examples=300
+)
+hypothesis_settings.load_profile("civic-feedback")
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +72,9 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
         secret=TEST_SECRET,
         redis_url=redis_url,
         database_url=f"sqlite:///{tmp_path / 'collector.db'}",
+        # Tests send forms at once, and choose to spool: test_widget_spool.py does.
+        minimum_fill_seconds=0,
+        spool=False,
     )
 
 
