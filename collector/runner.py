@@ -122,6 +122,10 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
     forgetting: asyncio.Task[None] | None = None
     reloading: asyncio.Task[None] | None = None
     counting = asyncio.create_task(runtime.impressions.run(), name="impression counter")
+    spool = runtime.spool
+    replaying = None
+    if spool is not None:
+        replaying = asyncio.create_task(spool.run(runtime.buffer, runtime.redis), name="spool")
     impression_flusher: ImpressionFlusher | None = None
     impression_flushing: asyncio.Task[None] | None = None
     try:
@@ -136,9 +140,9 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         reloading = asyncio.create_task(_reload_configuration_periodically(runtime))
         server = uvicorn.Server(_server_config(settings, create_app(runtime)))
-        print_banner(settings, runtime, out)
         global _serving
-        _serving = True
+        _serving = server  # from here on a stop signal shuts the server down gracefully
+        print_banner(settings, runtime, out)
         # Everything built so far (templates, the app, regexes) lives as long as the
         # process: keep it out of the cyclic GC's full collections, which otherwise
         # walked all of it and paused requests for tens of milliseconds (p99 at half
@@ -151,6 +155,8 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
             if task is not None:
                 task.cancel()
         await _stop(runtime.impressions.stop, counting, "impression counter")
+        if spool is not None and replaying is not None:
+            await _stop(spool.stop, replaying, "spool replay")
         if impression_flusher is not None and impression_flushing is not None:
             await _stop(impression_flusher.stop, impression_flushing, "impression flusher")
         if flusher is not None and flusher_task is not None:
@@ -186,16 +192,18 @@ async def _reload_configuration_periodically(runtime: Runtime) -> None:
             logger.warning("could not reload services and keys: %s", error)
 
 
-_serving = False
+_serving: uvicorn.Server | None = None
 
 
 def _on_stop_signal(signal_number: int, frame: object) -> None:
-    """Before the HTTP server runs, Ctrl-C or SIGTERM stops the start-up. While it
-    runs, uvicorn handles them; it re-raises the signal once it has shut down, and by
-    then we only want to finish our own shutdown, not die before stopping the
-    embedded server."""
-    if not _serving:
+    """Before the HTTP server exists, Ctrl-C or SIGTERM stops the start-up. Once it
+    exists, they ask it to shut down gracefully: uvicorn installs its own handler only
+    when serve() starts (a signal just after the banner was ignored, and the collector
+    ran on), and it re-raises the signal once it has shut down, when we only want to
+    finish our own shutdown, not die before stopping the embedded server."""
+    if _serving is None:
         raise SystemExit(0)
+    _serving.should_exit = True
 
 
 async def _migrate(settings: Settings) -> None:

@@ -1,0 +1,66 @@
+"""A real `collector flush` process beside a `collector serve` on one data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+
+class FlushProcess:
+    """Starts, kills (-9) and stops one standalone flusher with a stable consumer name,
+    so that each restart first drains what the killed one had read."""
+
+    def __init__(self, data_dir: Path, consumer: str, extra_env: dict[str, str]) -> None:
+        self._data_dir = data_dir
+        self.consumer = consumer
+        self._extra_env = extra_env
+        self.log_path = data_dir.parent / f"flush-{consumer}.log"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("COLLECTOR_", "REDIS_URL", "DATABASE_URL", "FLUSH_"))
+        }
+        environment.update(
+            COLLECTOR_DATA_DIR=str(self._data_dir),
+            FLUSH_CONSUMER=self.consumer,
+            **self._extra_env,
+        )
+        with self._open_log() as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "collector.cli",
+                "flush",
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+
+    def _open_log(self) -> TextIO:
+        return open(self.log_path, "a")
+
+    async def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or acknowledged on the way out."""
+        if self._process is not None:
+            if self._process.returncode is None:
+                self._process.kill()
+            await self._process.wait()
+            self._process = None
+
+    async def terminate(self, timeout_seconds: float = 60.0) -> int:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self._process.wait(), timeout_seconds)
+        self._process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
