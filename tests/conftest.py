@@ -24,6 +24,7 @@ from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
+from collector.services import Service
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from tests.helpers import asgi_transport
@@ -83,6 +84,17 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     opened = await Runtime.open(settings)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def city(runtime: Runtime) -> Runtime:
+    """A second tenant, city-hall, with one service."""
+    await runtime.storage.save_tenant("city-hall", "City hall")
+    await runtime.storage.save_service(
+        Service(slug="permits", tenant_id="city-hall", name="Permits")
+    )
+    await runtime.reload_services()
+    return runtime
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 
 from collector.errors import Unauthorized
 from collector.runtime import Runtime
-from collector.services import Service
 from tests.portal_tokens import ED25519_PRIVATE, claims, public_pem, sign
 
 ADMIN = "/api/v1/admin"
@@ -18,17 +17,6 @@ ADMIN = "/api/v1/admin"
 
 def bearer(runtime: Runtime, role: str = "admin", tenant: str = "demo") -> dict[str, str]:
     return {"authorization": f"Bearer {runtime.analyst_tokens.issue(tenant, role=role)}"}  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def city(runtime: Runtime) -> Runtime:
-    """A second tenant, city-hall, with one service."""
-    await runtime.storage.save_tenant("city-hall", "City hall")
-    await runtime.storage.save_service(
-        Service(slug="permits", tenant_id="city-hall", name="Permits")
-    )
-    await runtime.reload_services()
-    return runtime
 
 
 async def test_admin_creates_and_replaces_a_service(

@@ -10,7 +10,6 @@ from collector import erasure_api
 from collector.buffer import Outcome
 from collector.flusher import Flusher
 from collector.runtime import Runtime
-from collector.services import Service
 from collector.storage.base import CommentQuery
 from tests.conftest import make_flusher
 from tests.helpers import bearer, event
@@ -33,17 +32,6 @@ async def _rate(runtime: Runtime, transaction: str, service: str = "demo-passpor
 async def _stored(runtime: Runtime, service: str = "demo-passport") -> list[str | None]:
     query = CommentQuery(services=(service,), with_comment=False)
     return [row.transaction_ref for row in await runtime.storage.comments(query)]
-
-
-@pytest.fixture
-async def city(runtime: Runtime) -> Runtime:
-    """A second tenant, city-hall, with one service."""
-    await runtime.storage.save_tenant("city-hall", "City hall")
-    await runtime.storage.save_service(
-        Service(slug="permits", tenant_id="city-hall", name="Permits")
-    )
-    await runtime.reload_services()
-    return runtime
 
 
 async def test_an_admin_erases_a_flushed_and_an_unflushed_rating(

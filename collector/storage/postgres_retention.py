@@ -21,7 +21,7 @@ from collector.storage.postgres_rollups import (
     advisory_lock,
     service_zones,
 )
-from collector.storage.rollup_rows import rebuild_ranges, with_local_days
+from collector.storage.rollup_rows import rebuild_ranges, views_per_day, with_local_days
 
 # Through ratings_comments_by_time: only rows that still have a comment, oldest first.
 # The outer "comment <> ''" is checked again after a row lock wait, so two purges at
@@ -121,12 +121,7 @@ async def _rebuild_days(connection: Connection, service: str, zone: str, days: s
                 await copy.write_row((*values, date.fromisoformat(str(day))))
     for statement in ALL_UPSERTS:
         await connection.execute(statement)
-    local_day = day_function(zone)
-    views: dict[str, int] = {}
-    for quarter_start, count in quarters.items():
-        day = local_day(quarter_start)
-        if day in days:
-            views[day] = views.get(day, 0) + count
+    views = views_per_day(quarters, zone, days)
     if views:
         await connection.execute(
             UPSERT_IMPRESSION_DAYS,

@@ -64,6 +64,17 @@ def with_local_days(
     return result
 
 
+def views_per_day(quarters: dict[int, int], zone: str, days: set[str]) -> dict[str, int]:
+    """Widget views per local day, of these days only, from views per UTC quarter hour."""
+    local_day = day_function(zone)
+    views: dict[str, int] = {}
+    for quarter_start, count in quarters.items():
+        day = local_day(quarter_start)
+        if day in days:
+            views[day] = views.get(day, 0) + count
+    return views
+
+
 def rebuild_ranges(days: Iterable[str], zone: str) -> list[tuple[int, int]]:
     """Per local day, [start, end) in milliseconds holding all of it, a day wider on each
     side: the caller keeps the rows whose computed day is one of `days`, so both backends

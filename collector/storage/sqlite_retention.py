@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from collector.local_days import UTC_NAME, day_function
-from collector.storage.rollup_rows import rebuild_ranges, with_local_days
+from collector.storage.rollup_rows import rebuild_ranges, views_per_day, with_local_days
 from collector.storage.sqlite_queries import write_transaction
 from collector.storage.sqlite_rollups import (
     ALL_UPSERTS,
@@ -105,12 +105,7 @@ def _rebuild_days(connection: sqlite3.Connection, service: str, zone: str, days:
     fill_incoming(connection, on_days)
     for statement in ALL_UPSERTS:
         connection.execute(statement)
-    local_day = day_function(zone)
-    views: dict[str, int] = {}
-    for quarter_start, count in quarters.items():
-        day = local_day(quarter_start)
-        if day in days:
-            views[day] = views.get(day, 0) + count
+    views = views_per_day(quarters, zone, days)
     connection.executemany(
         UPSERT_IMPRESSION_DAYS, [(service, day, count) for day, count in views.items()]
     )
