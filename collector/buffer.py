@@ -4,6 +4,10 @@ One Lua script does, atomically: the duplicate checks on the form's nonce and on
 portal's transaction (one rating per transaction), two rate limits (one client on one
 service, and one service over all its clients), and the XADD. A rating is acknowledged
 to the citizen only after this script returned, and the server persists it with AOF.
+
+With several shards (REDIS_SHARDS) the script runs on the rating's shard
+(collector/shards.py), whose keys share one Redis Cluster slot. The service limit is
+split evenly between the shards; the client limit applies per shard (see __init__).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ import enum
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector import keys
 from collector.errors import ServiceUnavailable
 from collector.messages import EVENT_ENCODER, RatingEvent
-from collector.redis_clients import reply_text
+from collector.redis_clients import RedisClient, reply_text
 from collector.script_batch import ScriptBatch
+from collector.shards import shard_of
 
 # KEYS: stream, form nonce, client's rate key, service's rate key[, transaction]
 # ARGV: nonce ttl ms, client interval us, client burst, service interval us, service
@@ -91,6 +95,11 @@ class RateLimit:
     def interval_microseconds(self) -> int:
         return _MICROSECONDS_PER_MINUTE // self.per_minute
 
+    def share(self, shards: int) -> RateLimit:
+        """One shard's part of a limit whose ratings spread evenly over `shards`
+        (rounded up: the shards together never allow less than the whole)."""
+        return RateLimit(-(-self.per_minute // shards), -(-self.burst // shards))
+
 
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"
@@ -105,6 +114,7 @@ class SubmitResult:
     # When rate limited: which limit ("client" or "service"), and when to try again.
     limit: str = ""
     retry_after_milliseconds: int = 0
+    shard: int = 0  # whose stream (and keys) the script ran on
 
 
 class RatingBuffer:
@@ -112,13 +122,24 @@ class RatingBuffer:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         client_limit: RateLimit,
         service_limit: RateLimit,
         nonce_ttl_seconds: int,
+        shards: int = 1,
     ) -> None:
+        """client_limit and service_limit are the whole limits. A service's ratings
+        spread evenly over the shards (by nonce or transaction), so each shard takes
+        its share of the service limit. A client's limit is not split: with few
+        ratings, the split is uneven (of 30 a client may send, 14 can land on one of
+        three shards), and a split limit would refuse a busy kiosk below its limit;
+        instead a client may get up to `shards` times its limit through in the worst
+        case, which the service limit still caps."""
         self._batch = ScriptBatch(redis, _SUBMIT_SCRIPT)
+        self._shards = shards
+        self._streams = [keys.stream(shard) for shard in range(shards)]
+        service_limit = service_limit.share(shards)
         self._limits = [
             client_limit.interval_microseconds,
             client_limit.burst,
@@ -142,11 +163,12 @@ class RatingBuffer:
         token expires; storage's unique key holds after that).
         rate_limited: False for ratings replayed from the spool, already thanked.
         """
+        shard = shard_of(event.service, event.transaction, nonce, self._shards)
         script_keys = [
-            keys.STREAM,
-            keys.form_nonce(event.service, nonce),
-            keys.client_rate(event.service, event.client_hash),
-            keys.service_rate(event.service),
+            self._streams[shard],
+            keys.form_nonce(event.service, nonce, shard),
+            keys.client_rate(event.service, event.client_hash, shard),
+            keys.service_rate(event.service, shard),
         ]
         arguments: list[bytes | int] = [
             self._nonce_ttl_milliseconds,
@@ -154,7 +176,7 @@ class RatingBuffer:
             EVENT_ENCODER.encode(event),
         ]
         if event.transaction:
-            script_keys.append(keys.transaction(event.service, event.transaction))
+            script_keys.append(keys.transaction(event.service, event.transaction, shard))
             arguments.append(max(1000, transaction_ttl_milliseconds))
         try:
             reply = await self._batch.call(script_keys, arguments)
@@ -163,11 +185,13 @@ class RatingBuffer:
         stored, detail, wait = cast("tuple[int, bytes, int]", reply)  # the script's values
         text = reply_text(detail)
         if stored == 1:
-            return SubmitResult(Outcome.ACCEPTED, text)
+            return SubmitResult(Outcome.ACCEPTED, text, shard=shard)
         if text == "duplicate":
-            return SubmitResult(Outcome.DUPLICATE)
+            return SubmitResult(Outcome.DUPLICATE, shard=shard)
         limit = text.removeprefix("rate_limited_")
-        return SubmitResult(Outcome.RATE_LIMITED, limit=limit, retry_after_milliseconds=wait)
+        return SubmitResult(
+            Outcome.RATE_LIMITED, limit=limit, retry_after_milliseconds=wait, shard=shard
+        )
 
 
 _NO_LIMITS = [0, 1, 0, 1]

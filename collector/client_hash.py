@@ -15,11 +15,11 @@ import logging
 import os
 import time
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from collector import keys
 from collector.errors import ServiceUnavailable
+from collector.redis_clients import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _REWRITE_AT_SECONDS_AFTER_MIDNIGHT = _SALT_GRACE_SECONDS + 1800
 class ClientHasher:
     """Hashes client addresses; fetches each day's salt from Redis once per process."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._day = ""
         self._salt = b""
@@ -62,7 +62,7 @@ class ClientHasher:
         return existing if isinstance(existing, bytes) else candidate
 
 
-async def forget_expired_salts(redis: Redis, timeout_seconds: float = 300.0) -> None:
+async def forget_expired_salts(redis: RedisClient, timeout_seconds: float = 300.0) -> None:
     """Rewrite the AOF, which drops expired keys (old salts) from the files on disk."""
     try:
         await redis.bgrewriteaof()
@@ -78,7 +78,7 @@ async def forget_expired_salts(redis: Redis, timeout_seconds: float = 300.0) -> 
     raise TimeoutError("the AOF rewrite did not finish in time")
 
 
-async def forget_expired_salts_daily(redis: Redis) -> None:
+async def forget_expired_salts_daily(redis: RedisClient) -> None:
     """Once at start, then every day after the previous day's salt has expired."""
     while True:
         try:

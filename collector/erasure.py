@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import cast
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from collector import keys
 from collector.errors import BadRequest, ServiceUnavailable
-from collector.redis_clients import reply_text
+from collector.redis_clients import RedisClient, reply_text
+from collector.shards import shard_of
 from collector.storage import Storage, StorageError
 from collector.transaction_token import Reference
 
@@ -80,26 +80,47 @@ def check_reference(transaction: str) -> None:
 
 
 async def erase_transaction(
-    redis: Redis, storage: Storage, service: str, transaction: str, *, wait_seconds: float = 30.0
+    redis: RedisClient,
+    storage: Storage,
+    service: str,
+    transaction: str,
+    *,
+    wait_seconds: float = 30.0,
+    shards: int = 1,
 ) -> ErasureReport:
     """Erase everything tied to the service's transaction reference.
+
+    Every shard is searched, not only the one the transaction goes to now: a rating
+    taken before the shard count changed may sit on another.
 
     Raises ErasureIncomplete when a flusher still holds the entry after wait_seconds,
     and ServiceUnavailable when Redis or storage does not answer; both may be retried.
     """
     check_reference(transaction)
+    deleted = dead = 0
     try:
-        entry_ids = await _stream_entries(redis, service, transaction)
+        found = [
+            (shard, await _stream_entries(redis, shard, service, transaction))
+            for shard in range(shards)
+        ]
         # A rating still in a collector's local spool (Redis was down when it came) is
-        # not in Redis yet: marking the transaction as rated makes its replay a
-        # duplicate, which the submit script drops.
+        # not in Redis yet: marking the transaction as rated, on the shard it goes to,
+        # makes its replay a duplicate, which the submit script drops.
         await redis.set(
-            keys.transaction(service, transaction), "erased", nx=True, px=_SPOOL_GUARD_MILLISECONDS
+            keys.transaction(service, transaction, shard_of(service, transaction, "", shards)),
+            "erased",
+            nx=True,
+            px=_SPOOL_GUARD_MILLISECONDS,
         )
-        deleted = int(await redis.xdel(keys.STREAM, *entry_ids)) if entry_ids else 0
-        await _wait_until_released(redis, entry_ids, wait_seconds)
-        letters = await _matching(redis, keys.DEAD_LETTERS, service, transaction)
-        dead = int(await redis.xdel(keys.DEAD_LETTERS, *letters)) if letters else 0
+        for shard, entry_ids in found:
+            if entry_ids:
+                deleted += int(await redis.xdel(keys.stream(shard), *entry_ids))
+        for shard, entry_ids in found:
+            await _wait_until_released(redis, shard, entry_ids, wait_seconds)
+        for shard in range(shards):
+            letters = await _matching(redis, keys.dead_letters(shard), service, transaction)
+            if letters:
+                dead += int(await redis.xdel(keys.dead_letters(shard), *letters))
     except RedisError as error:
         raise ServiceUnavailable(f"Redis did not answer; erase again: {error}") from None
     try:
@@ -109,16 +130,18 @@ async def erase_transaction(
     return ErasureReport(stream_entries=deleted, dead_letters=dead, stored_ratings=stored)
 
 
-async def _stream_entries(redis: Redis, service: str, transaction: str) -> list[str]:
-    """The transaction's entry, as its key names it; once the key has expired (with the
-    portal's token), a scan of what is still in the stream."""
-    value = await redis.get(keys.transaction(service, transaction))
+async def _stream_entries(
+    redis: RedisClient, shard: int, service: str, transaction: str
+) -> list[str]:
+    """The transaction's entry on the shard, as its key there names it; without that
+    key (expired with the portal's token, or never there), a scan of the shard's stream."""
+    value = await redis.get(keys.transaction(service, transaction, shard))
     if value is not None and _STREAM_ID.fullmatch(reply_text(value)):
         return [reply_text(value)]
-    return await _matching(redis, keys.STREAM, service, transaction)
+    return await _matching(redis, keys.stream(shard), service, transaction)
 
 
-async def _matching(redis: Redis, stream: str, service: str, transaction: str) -> list[str]:
+async def _matching(redis: RedisClient, stream: str, service: str, transaction: str) -> list[str]:
     """Ids of the stream's entries whose payload names the service and transaction."""
     found: list[str] = []
     start = "-"
@@ -139,11 +162,13 @@ async def _matching(redis: Redis, stream: str, service: str, transaction: str) -
         start = "(" + reply_text(page[-1][0])
 
 
-async def _wait_until_released(redis: Redis, entry_ids: list[str], wait_seconds: float) -> None:
+async def _wait_until_released(
+    redis: RedisClient, shard: int, entry_ids: list[str], wait_seconds: float
+) -> None:
     deadline = time.monotonic() + wait_seconds
     pause = _FIRST_POLL_SECONDS
     for entry_id in entry_ids:
-        while (holder := await _holder(redis, entry_id)) is not None:
+        while (holder := await _holder(redis, shard, entry_id)) is not None:
             if time.monotonic() >= deadline:
                 raise ErasureIncomplete(
                     f"the flusher {holder!r} still holds the rating (stream entry "
@@ -154,11 +179,11 @@ async def _wait_until_released(redis: Redis, entry_ids: list[str], wait_seconds:
             pause = min(pause * 2, _LAST_POLL_SECONDS)
 
 
-async def _holder(redis: Redis, entry_id: str) -> str | None:
-    """The consumer that has the entry pending, if any."""
+async def _holder(redis: RedisClient, shard: int, entry_id: str) -> str | None:
+    """The consumer that has the shard's entry pending, if any."""
     try:
         pending = await redis.xpending_range(
-            keys.STREAM, keys.FLUSHER_GROUP, min=entry_id, max=entry_id, count=1
+            keys.stream(shard), keys.FLUSHER_GROUP, min=entry_id, max=entry_id, count=1
         )
     except ResponseError as error:
         if "NOGROUP" in str(error):  # no flusher ever ran: nothing can be pending

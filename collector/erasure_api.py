@@ -62,7 +62,12 @@ async def erase(
     service = AnalystScope(claims, runtime).service(slug)
     check_reference(reference)
     report = await erase_transaction(
-        runtime.redis, runtime.storage, service.slug, reference, wait_seconds=_WAIT_SECONDS
+        runtime.redis,
+        runtime.storage,
+        service.slug,
+        reference,
+        wait_seconds=_WAIT_SECONDS,
+        shards=runtime.settings.redis_shards,
     )
     return ErasureView.of(service.slug, reference, report)
 

@@ -6,6 +6,10 @@ double count. On start it first drains what it had pending; entries left idle by
 consumer are claimed with XAUTOCLAIM; an entry that cannot be stored, or was delivered
 too often, goes to the dead-letter stream with its reason. The stream is trimmed only
 below the oldest entry not yet acknowledged.
+
+A flusher reads one shard's stream (REDIS_SHARDS); runner.py starts flushers for every
+shard. Each shard's stream has its own consumer group, so one consumer name serves in
+all of them.
 """
 
 from __future__ import annotations
@@ -21,15 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from collector import keys
+from collector.acknowledgement import Acknowledgement, DeadLetter
 from collector.device import classify
 from collector.messages import EVENT_DECODER, RatingEvent, StoredRating
-from collector.metrics import BatchFigures, record_batch
+from collector.metrics import BatchFigures
 from collector.redaction import redact
-from collector.redis_clients import reply_text
+from collector.redis_clients import RedisClient, reply_text
 from collector.storage import RecordRejected, Storage, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -64,13 +68,6 @@ def default_consumer_name() -> str:
 
 class FlusherStopped(Exception):
     """Asked to stop while a batch could not be stored; it stays pending in Redis."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    entry_id: bytes
-    payload: bytes
-    reason: str
 
 
 @dataclass(slots=True)
@@ -108,9 +105,10 @@ def to_stored(event: RatingEvent) -> StoredRating:
 class Flusher:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         storage: Storage,
         *,
+        shard: int = 0,
         consumer: str | None = None,
         batch_size: int = 1000,
         block_milliseconds: int = 2000,
@@ -120,6 +118,9 @@ class Flusher:
         self._redis = redis
         self._storage = storage
         self.consumer = consumer or default_consumer_name()
+        self.shard = shard
+        self._stream = keys.stream(shard)
+        self._acknowledgement = Acknowledgement(redis, shard, self.consumer)
         self._batch_size = batch_size
         self._block = block_milliseconds
         self._max_deliveries = max_deliveries
@@ -164,11 +165,11 @@ class Flusher:
                 logger.exception("flusher: unexpected error, retrying in %.1fs", backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
-        logger.info("flusher %s stopped: %s", self.consumer, self.statistics)
+        logger.info("flusher %s (shard %d) stopped: %s", self.consumer, self.shard, self.statistics)
 
     async def ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(keys.STREAM, keys.FLUSHER_GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self._stream, keys.FLUSHER_GROUP, id="0", mkstream=True)
         except ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
@@ -179,7 +180,7 @@ class Flusher:
         cursor = "0"
         while True:
             reply = await self._redis.xreadgroup(
-                keys.FLUSHER_GROUP, self.consumer, {keys.STREAM: cursor}, count=self._batch_size
+                keys.FLUSHER_GROUP, self.consumer, {self._stream: cursor}, count=self._batch_size
             )
             entries = _entries(reply)
             if not entries:
@@ -207,7 +208,7 @@ class Flusher:
         reply = await self._redis.xreadgroup(
             keys.FLUSHER_GROUP,
             self.consumer,
-            {keys.STREAM: ">"},
+            {self._stream: ">"},
             count=self._batch_size,
             block=self._block if block else None,
         )
@@ -216,7 +217,7 @@ class Flusher:
     async def claim_abandoned(self) -> int:
         """XAUTOCLAIM entries idle longer than the claim threshold, one page of them."""
         reply = await self._redis.xautoclaim(
-            keys.STREAM,
+            self._stream,
             keys.FLUSHER_GROUP,
             self.consumer,
             self._claim_idle,
@@ -226,7 +227,12 @@ class Flusher:
         next_cursor, entries = reply[0], reply[1]
         self._claim_cursor = reply_text(next_cursor)
         if entries:
-            logger.info("flusher %s claimed %d abandoned entries", self.consumer, len(entries))
+            logger.info(
+                "flusher %s claimed %d abandoned entries of shard %d",
+                self.consumer,
+                len(entries),
+                self.shard,
+            )
             return await self.process(list(entries), redelivered=True)
         return 0
 
@@ -273,7 +279,7 @@ class Flusher:
         """
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry_id, _ in events:
-                pipe.xpending_range(keys.STREAM, keys.FLUSHER_GROUP, entry_id, entry_id, 1)
+                pipe.xpending_range(self._stream, keys.FLUSHER_GROUP, entry_id, entry_id, 1)
             replies = await pipe.execute()
         return {
             entry_id
@@ -328,34 +334,24 @@ class Flusher:
     ) -> None:
         if not entry_ids and not dead:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            record_batch(pipe, batch)
-            for letter in dead:
-                logger.error(
-                    "dead letter: stream entry %s: %s", letter.entry_id.decode(), letter.reason
-                )
-                pipe.xadd(
-                    keys.DEAD_LETTERS,
-                    {
-                        "entry_id": letter.entry_id,
-                        "reason": letter.reason,
-                        "consumer": self.consumer,
-                        "dead_at": str(int(time.time() * 1000)),
-                        "e": letter.payload,
-                    },
-                )
-            pipe.xack(keys.STREAM, keys.FLUSHER_GROUP, *entry_ids, *(d.entry_id for d in dead))
-            await pipe.execute()
+        for letter in dead:
+            logger.error(
+                "dead letter: shard %d stream entry %s: %s",
+                self.shard,
+                letter.entry_id.decode(),
+                letter.reason,
+            )
+        await self._acknowledgement.send(entry_ids, dead, batch)
         self.statistics.dead_letters += len(dead)
 
     async def trim(self) -> None:
         """Drop stream entries every group has acknowledged; never anything newer."""
-        groups = await self._redis.xinfo_groups(keys.STREAM)
+        groups = await self._redis.xinfo_groups(self._stream)
         boundaries: list[tuple[int, int]] = []
         for group in groups:
             # XPENDING after XINFO: another flusher may have acknowledged everything in
             # between, and then there is no oldest pending entry ("min" is None).
-            summary = await self._redis.xpending(keys.STREAM, group["name"])
+            summary = await self._redis.xpending(self._stream, group["name"])
             if summary["pending"] and summary["min"] is not None:
                 boundaries.append(_stream_id(summary["min"]))
             else:
@@ -366,7 +362,7 @@ class Flusher:
         milliseconds, sequence = min(boundaries)
         if (milliseconds, sequence) > (0, 1):
             await self._redis.xtrim(
-                keys.STREAM, minid=f"{milliseconds}-{sequence}", approximate=True
+                self._stream, minid=f"{milliseconds}-{sequence}", approximate=True
             )
 
     async def forget_idle_consumers(
@@ -374,7 +370,7 @@ class Flusher:
     ) -> int:
         """Delete consumers with nothing pending that have not polled for a day."""
         removed = await self._forget_idle(
-            keys=[keys.STREAM], args=[keys.FLUSHER_GROUP, idle_milliseconds, self.consumer]
+            keys=[self._stream], args=[keys.FLUSHER_GROUP, idle_milliseconds, self.consumer]
         )
         return int(removed)
 

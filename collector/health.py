@@ -30,18 +30,26 @@ async def health_head() -> None:
 )
 async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str | int]]:
     """503 unless Redis and storage both answer. `stream_length` and `consumer_lag`
-    (entries not yet read by the flushers) say how far storage is behind."""
+    (entries not yet read by the flushers), summed over the shards, say how far storage
+    is behind."""
     checks: dict[str, str | int] = {"redis": "ok", "storage": "ok"}
+    redis = runtime.redis
+    shards = range(runtime.settings.redis_shards)
     try:
-        async with runtime.redis.pipeline(transaction=False) as pipeline:
-            pipeline.ping()
-            pipeline.xlen(keys.STREAM)
-            _, checks["stream_length"] = await pipeline.execute()
-        try:
-            groups = await runtime.redis.xinfo_groups(keys.STREAM)
-        except ResponseError:  # no stream yet, so nothing behind
-            groups = []
-        checks["consumer_lag"] = sum(int(group.get("lag") or 0) for group in groups)
+        # The streams' lengths in one round trip (on a cluster, one per node); no PING
+        # in it, as a cluster pipeline refuses one, and the XLENs prove Redis answers.
+        async with redis.pipeline(transaction=False) as pipeline:
+            for shard in shards:
+                pipeline.xlen(keys.stream(shard))
+            checks["stream_length"] = sum(await pipeline.execute())
+        lag = 0
+        for shard in shards:
+            try:
+                groups = await redis.xinfo_groups(keys.stream(shard))
+            except ResponseError:  # no stream yet, so nothing behind
+                groups = []
+            lag += sum(int(group.get("lag") or 0) for group in groups)
+        checks["consumer_lag"] = lag
     except (RedisError, OSError) as error:
         checks = {"redis": f"unavailable: {type(error).__name__}", "storage": "ok"}
     try:
@@ -59,7 +67,7 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str | i
 async def prometheus_metrics(runtime: NamedDependency[Runtime]) -> Response[str]:
     """Counters and gauges from Redis (collector/metrics.py); 503 when Redis is down."""
     try:
-        body = await metrics.render(runtime.redis)
+        body = await metrics.render(runtime.redis, runtime.settings.redis_shards)
     except (RedisError, OSError) as error:
         return Response(
             f"# Redis unavailable: {type(error).__name__}\n",

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector import keys
+from collector.redis_clients import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,13 @@ QUARTER_MILLISECONDS = 900_000
 MAXIMUM_FIELDS = 10_000
 FIELD_SEPARATOR = "|"
 _FINAL_PUSH_TIMEOUT_SECONDS = 2.0
+# KEYS: the live hash; ARGV: field, views, field, views, ...
+_ADD_VIEWS = """
+for i = 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+"""
 
 Quarter = tuple[str, int]  # (service, UTC quarter-hour start in milliseconds)
 
@@ -41,13 +48,13 @@ class ImpressionCounter:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         push_interval_seconds: float = PUSH_INTERVAL_SECONDS,
         maximum_fields: int = MAXIMUM_FIELDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._redis = redis
+        self._add = redis.register_script(_ADD_VIEWS)
         self._interval = push_interval_seconds
         self._maximum_fields = maximum_fields
         self._clock = clock
@@ -76,13 +83,14 @@ class ImpressionCounter:
         if not counts:
             return True
         try:
-            # MULTI/EXEC: all fields are added or none. The one way to count twice is a
-            # reply lost after EXEC ran (then the views are pushed again): rare, and
-            # views are a rate's denominator, not records anyone is owed.
-            async with self._redis.pipeline(transaction=True) as pipeline:
-                for (service, quarter_start), views in counts.items():
-                    pipeline.hincrby(keys.IMPRESSIONS, field_name(service, quarter_start), views)
-                await pipeline.execute()
+            # One script: all fields are added or none (a script, not MULTI, as that
+            # works on a Redis Cluster too). The one way to count twice is a reply lost
+            # after it ran (then the views are pushed again): rare, and views are a
+            # rate's denominator, not records anyone is owed.
+            arguments: list[str | int] = []
+            for (service, quarter_start), views in counts.items():
+                arguments += [field_name(service, quarter_start), views]
+            await self._add(keys=[keys.IMPRESSIONS], args=arguments)
         except (RedisError, OSError) as error:
             self._keep(counts)
             if not self._failing:

@@ -1,41 +1,66 @@
-"""Redis key names. Every key shares one hash tag, so that the submit script's keys
-live in one Redis Cluster slot and the hot path stays a single round trip (and so that
-RENAME works between the impression keys)."""
+"""Redis key names, grouped by hash tag so that every multi-key operation stays in one
+Redis Cluster slot.
+
+Ratings are sharded (REDIS_SHARDS): shard i has its own stream, dead letters, flush
+metrics, and the nonce, transaction and rate-limit keys of the ratings it takes, all
+under the hash tag `{ratings-i}`, so the submit script and the flusher's acknowledgement
+each touch one slot. Shard 0 keeps the tag `{ratings}` of the unsharded layout, so one
+shard is exactly the old key layout. The other keys (impressions, rejections, salts)
+keep `{ratings}` too: RENAME works between the impression keys.
+"""
 
 from __future__ import annotations
 
 _TAG = "{ratings}"
 
-STREAM = f"cf:{_TAG}:stream"
-DEAD_LETTERS = f"cf:{_TAG}:dead"
+
+def shard_tag(shard: int) -> str:
+    return _TAG if shard == 0 else f"{{ratings-{shard}}}"
+
+
+def stream(shard: int = 0) -> str:
+    return f"cf:{shard_tag(shard)}:stream"
+
+
+def dead_letters(shard: int = 0) -> str:
+    return f"cf:{shard_tag(shard)}:dead"
+
+
+def flush_metrics(shard: int = 0) -> str:
+    """The flushers' batch figures of one shard (summed by collector/metrics.py)."""
+    return f"cf:{shard_tag(shard)}:metrics:flush"
+
+
+# Shard 0's keys: the whole buffer when REDIS_SHARDS is 1.
+STREAM = stream(0)
+DEAD_LETTERS = dead_letters(0)
+FLUSH_METRICS = flush_metrics(0)
 FLUSHER_GROUP = "flushers"
-# Counters behind /metrics (collector/metrics.py): refusals per reason since the start,
-# and the flushers' batch figures.
+# Refusals per reason since the start, behind /metrics (collector/metrics.py).
 REJECTIONS_TOTAL = f"cf:{_TAG}:rejections:total"
-FLUSH_METRICS = f"cf:{_TAG}:metrics:flush"
 # Widget views: workers add to this hash ("service|quarter_start" -> views); the
 # impression flusher renames it to a pending batch, listed in the set below until stored.
 IMPRESSIONS = f"cf:{_TAG}:impressions"
 IMPRESSION_BATCHES = f"cf:{_TAG}:impressions:pending"
 
 
-def form_nonce(service: str, nonce: str) -> str:
-    return f"cf:{_TAG}:nonce:{service}:{nonce}"
+def form_nonce(service: str, nonce: str, shard: int = 0) -> str:
+    return f"cf:{shard_tag(shard)}:nonce:{service}:{nonce}"
 
 
-def transaction(service: str, reference: str) -> str:
+def transaction(service: str, reference: str, shard: int = 0) -> str:
     """Marks a portal transaction as rated (one rating per transaction)."""
-    return f"cf:{_TAG}:txn:{service}:{reference}"
+    return f"cf:{shard_tag(shard)}:txn:{service}:{reference}"
 
 
-def client_rate(service: str, client_hash: str) -> str:
-    """One client's rate limit on one service (the GCRA's arrival time)."""
-    return f"cf:{_TAG}:rate:{service}:{client_hash}"
+def client_rate(service: str, client_hash: str, shard: int = 0) -> str:
+    """One client's rate limit on one service (the GCRA's arrival time), per shard."""
+    return f"cf:{shard_tag(shard)}:rate:{service}:{client_hash}"
 
 
-def service_rate(service: str) -> str:
-    """A service's rate limit over all its clients."""
-    return f"cf:{_TAG}:service-rate:{service}"
+def service_rate(service: str, shard: int = 0) -> str:
+    """A service's rate limit over all its clients, per shard."""
+    return f"cf:{shard_tag(shard)}:service-rate:{service}"
 
 
 def rejections(service: str, day: str) -> str:

@@ -9,21 +9,24 @@ a scrape reaches. So every figure lives in Redis:
   (collector/rejections.py);
 - stream length, consumer-group lag and pending entries, dead letters: XINFO / XLEN;
 - flusher batches (count, size and duration histograms, rows stored, duplicates,
-  dead letters): a hash the flusher increments in the same MULTI as its XACK, so a
+  dead letters): a hash the flusher increments in the same script as its XACK, so a
   batch costs no extra round trip.
+
+Stream, dead letters and flush figures exist once per shard (REDIS_SHARDS); every
+figure here is their sum, so the metrics read the same whatever the shard count.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from collector import keys
-from collector.redis_clients import reply_text
+from collector.redis_clients import RedisClient, reply_text
 
 CONTENT_TYPE = "text/plain; version=0.0.4"  # Litestar adds the charset
 PREFIX = "civic_feedback"
@@ -46,21 +49,23 @@ def _bucket_label(bound: float) -> str:
     return f"{bound:g}"
 
 
-def record_batch(pipeline: Pipeline, batch: BatchFigures) -> None:
-    """Queue the batch's increments on a pipeline that is about to run anyway."""
-    key = keys.FLUSH_METRICS
-    pipeline.hincrby(key, "batches", 1)
-    pipeline.hincrby(key, "entries", batch.entries)
-    pipeline.hincrby(key, "stored", batch.stored)
-    pipeline.hincrby(key, "duplicates", batch.duplicates)
-    pipeline.hincrby(key, "dead_letters", batch.dead_letters)
-    pipeline.hincrbyfloat(key, "seconds_sum", batch.seconds)
+def batch_increments(batch: BatchFigures) -> list[tuple[str, str]]:
+    """The hash fields to add the batch to, with their increments as text (a float's
+    has a "."), for the flusher's acknowledgement script (collector/acknowledgement.py)."""
     # Cumulative buckets are incremented for the first bound that holds the value only;
-    # the renderer sums them, so a batch costs two HINCRBYs whatever the bucket count.
+    # the renderer sums them, so a batch costs two increments whatever the bucket count.
     size_bound = next((b for b in BATCH_SIZE_BUCKETS if batch.entries <= b), None)
-    pipeline.hincrby(key, f"size_le_{_bucket_label(size_bound or float('inf'))}", 1)
     seconds_bound = next((b for b in BATCH_SECONDS_BUCKETS if batch.seconds <= b), None)
-    pipeline.hincrby(key, f"seconds_le_{_bucket_label(seconds_bound or float('inf'))}", 1)
+    return [
+        ("batches", "1"),
+        ("entries", str(batch.entries)),
+        ("stored", str(batch.stored)),
+        ("duplicates", str(batch.duplicates)),
+        ("dead_letters", str(batch.dead_letters)),
+        ("seconds_sum", f"{batch.seconds:.9f}"),
+        (f"size_le_{_bucket_label(size_bound or float('inf'))}", "1"),
+        (f"seconds_le_{_bucket_label(seconds_bound or float('inf'))}", "1"),
+    ]
 
 
 def _escape(value: str) -> str:
@@ -107,29 +112,60 @@ class _Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def _decoded(mapping: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
+def _decoded(mapping: dict[Any, Any]) -> dict[str, str]:
+    """A hash's fields and values as text (its reply type differs between clients)."""
     return {reply_text(name): reply_text(value) for name, value in mapping.items()}
 
 
-async def render(redis: Redis) -> str:
-    """The exposition text; raises RedisError when Redis does not answer."""
+@dataclass(slots=True)
+class _Buffer:
+    """The rating buffer's figures, summed over its shards."""
+
+    accepted: int = 0
+    stream_length: int = 0
+    dead_letters: int = 0
+    lag: Counter[str] = field(default_factory=Counter)
+    pending: Counter[str] = field(default_factory=Counter)
+    flushed: dict[str, float] = field(default_factory=dict)
+
+
+async def _read_buffer(redis: RedisClient, shards: int) -> _Buffer:
+    figures = _Buffer()
     async with redis.pipeline(transaction=False) as pipeline:
-        pipeline.xlen(keys.STREAM)
-        pipeline.xlen(keys.DEAD_LETTERS)
-        pipeline.hgetall(keys.REJECTIONS_TOTAL)
-        pipeline.hgetall(keys.FLUSH_METRICS)
-        stream_length, dead_letters, rejected, flushed = await pipeline.execute()
-    try:
-        stream = await redis.xinfo_stream(keys.STREAM)
-        groups = await redis.xinfo_groups(keys.STREAM)
-    except ResponseError:  # no stream yet: nothing accepted so far
-        stream, groups = {}, []
+        for shard in range(shards):
+            pipeline.xlen(keys.stream(shard))
+            pipeline.xlen(keys.dead_letters(shard))
+            pipeline.hgetall(keys.flush_metrics(shard))
+        replies = await pipeline.execute()
+    for shard in range(shards):
+        stream_length, dead_letters, flushed = replies[3 * shard : 3 * shard + 3]
+        figures.stream_length += stream_length
+        figures.dead_letters += dead_letters
+        for name, value in _decoded(flushed).items():
+            figures.flushed[name] = figures.flushed.get(name, 0.0) + float(value)
+        try:
+            stream = await redis.xinfo_stream(keys.stream(shard))
+            groups = await redis.xinfo_groups(keys.stream(shard))
+        except ResponseError:  # no stream yet: nothing accepted on this shard so far
+            continue
+        figures.accepted += int(stream.get("entries-added", 0))
+        for group in groups:
+            name = reply_text(group["name"])
+            figures.lag[name] += int(group.get("lag") or 0)
+            figures.pending[name] += int(group["pending"])
+    return figures
+
+
+async def render(redis: RedisClient, shards: int = 1) -> str:
+    """The exposition text; raises RedisError when Redis does not answer."""
+    rejected = await redis.hgetall(keys.REJECTIONS_TOTAL)
+    buffer = await _read_buffer(redis, shards)
     out = _Exposition()
     out.metric(
         "ratings_accepted_total",
         "counter",
         "Ratings acknowledged to citizens (entries ever added to the stream).",
-        [("", int(stream.get("entries-added", 0)))],
+        [("", buffer.accepted)],
     )
     out.metric(
         "requests_rejected_total",
@@ -140,27 +176,25 @@ async def render(redis: Redis) -> str:
             for reason, count in sorted(_decoded(rejected).items())
         ],
     )
-    out.metric("stream_length", "gauge", "Entries in the Redis stream.", [("", stream_length)])
+    out.metric(
+        "stream_length", "gauge", "Entries in the Redis streams.", [("", buffer.stream_length)]
+    )
     out.metric(
         "consumer_lag",
         "gauge",
-        "Entries in the stream not yet delivered to the consumer group.",
-        [
-            (f'{{group="{_escape(reply_text(group["name"]))}"}}', int(group.get("lag") or 0))
-            for group in groups
-        ],
+        "Entries in the streams not yet delivered to the consumer group.",
+        [(f'{{group="{_escape(name)}"}}', lag) for name, lag in sorted(buffer.lag.items())],
     )
     out.metric(
         "pending_entries",
         "gauge",
         "Entries delivered to a flusher and not yet acknowledged.",
-        [
-            (f'{{group="{_escape(reply_text(group["name"]))}"}}', int(group["pending"]))
-            for group in groups
-        ],
+        [(f'{{group="{_escape(name)}"}}', count) for name, count in sorted(buffer.pending.items())],
     )
-    out.metric("dead_letters", "gauge", "Entries in the dead-letter stream.", [("", dead_letters)])
-    figures = {name: float(value) for name, value in _decoded(flushed).items()}
+    out.metric(
+        "dead_letters", "gauge", "Entries in the dead-letter streams.", [("", buffer.dead_letters)]
+    )
+    figures = dict(buffer.flushed)
     counts = {name: int(value) for name, value in figures.items() if "_le_" in name}
     for name, help_text in (
         ("stored", "Ratings written to storage by flushers."),

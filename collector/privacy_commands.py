@@ -119,12 +119,17 @@ def _with_redis(settings: Settings) -> Settings:
 
 async def _erase(settings: Settings, arguments: argparse.Namespace, out: TextIO) -> int:
     storage = open_storage(settings.effective_database_url)
-    redis = flusher_client(settings.redis_url, 0)
+    redis = flusher_client(settings.redis_url, 0, settings.redis_cluster)
     try:
         await storage.migrate()
         await _services(storage, arguments.service)
         report = await erase_transaction(
-            redis, storage, arguments.service, arguments.transaction, wait_seconds=arguments.wait
+            redis,
+            storage,
+            arguments.service,
+            arguments.transaction,
+            wait_seconds=arguments.wait,
+            shards=settings.redis_shards,
         )
     except ServiceUnavailable as error:
         raise CommandError(error.detail) from None

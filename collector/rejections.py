@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector import keys
+from collector.redis_clients import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _day(seconds: float) -> str:
 
 
 class RejectionCounter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def count(self, service: str, reason: str) -> None:

@@ -78,10 +78,19 @@ def data_directory_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _flusher(settings: Settings, storage: Storage, consumer: str | None = None) -> Flusher:
+def _flushers(settings: Settings, storage: Storage, consumer: str | None = None) -> list[Flusher]:
+    """One flusher per shard's stream, all under one consumer name (each stream has
+    its own consumer group); each has its own client, as its blocking read holds one."""
+    return [_flusher(settings, storage, consumer, shard) for shard in range(settings.redis_shards)]
+
+
+def _flusher(settings: Settings, storage: Storage, consumer: str | None, shard: int) -> Flusher:
     return Flusher(
-        flusher_client(settings.redis_url, settings.flush_block_milliseconds),
+        flusher_client(
+            settings.redis_url, settings.flush_block_milliseconds, settings.redis_cluster
+        ),
         storage,
+        shard=shard,
         consumer=consumer,
         batch_size=settings.flush_batch_size,
         block_milliseconds=settings.flush_block_milliseconds,
@@ -117,8 +126,8 @@ def serve_consumer_name(settings: Settings) -> str:
 
 async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: socket.socket) -> None:
     runtime = await Runtime.open(settings)
-    flusher_task: asyncio.Task[None] | None = None
-    flusher: Flusher | None = None
+    flusher_tasks: list[asyncio.Task[None]] = []
+    flushers: list[Flusher] = []
     forgetting: asyncio.Task[None] | None = None
     reloading: asyncio.Task[None] | None = None
     counting = asyncio.create_task(runtime.impressions.run(), name="impression counter")
@@ -130,8 +139,11 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
     impression_flushing: asyncio.Task[None] | None = None
     try:
         if settings.run_flusher:
-            flusher = _flusher(settings, runtime.storage, serve_consumer_name(settings))
-            flusher_task = asyncio.create_task(flusher.run(), name="flusher")
+            flushers = _flushers(settings, runtime.storage, serve_consumer_name(settings))
+            flusher_tasks = [
+                asyncio.create_task(flusher.run(), name=f"flusher of shard {flusher.shard}")
+                for flusher in flushers
+            ]
             impression_flusher = ImpressionFlusher(runtime.redis, runtime.storage)
             impression_flushing = asyncio.create_task(
                 impression_flusher.run(), name="impression flusher"
@@ -159,8 +171,9 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
             await _stop(spool.stop, replaying, "spool replay")
         if impression_flusher is not None and impression_flushing is not None:
             await _stop(impression_flusher.stop, impression_flushing, "impression flusher")
-        if flusher is not None and flusher_task is not None:
+        for flusher in flushers:
             flusher.stop()
+        for flusher, flusher_task in zip(flushers, flusher_tasks, strict=True):
             try:
                 await asyncio.wait_for(flusher_task, _FLUSHER_STOP_TIMEOUT_SECONDS)
             except TimeoutError:
@@ -338,9 +351,11 @@ async def _flush(settings: Settings, concurrency: int) -> None:
     await storage.migrate()
     base = os.environ.get("FLUSH_CONSUMER") or default_consumer_name()
     flushers = [
-        _flusher(settings, storage, name) for name in flush_consumer_names(base, concurrency)
+        flusher
+        for name in flush_consumer_names(base, concurrency)
+        for flusher in _flushers(settings, storage, name)
     ]
-    impression_redis = flusher_client(settings.redis_url, 0)
+    impression_redis = flusher_client(settings.redis_url, 0, settings.redis_cluster)
     impression_flusher = ImpressionFlusher(impression_redis, storage)
 
     def stop() -> None:

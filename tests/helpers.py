@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from redis.asyncio import Redis
 
 from collector import keys
 from collector.app import create_app
 from collector.ids import new_rating_id
 from collector.messages import EVENT_ENCODER, RatingEvent, StoredRating
+from collector.redis_clients import RedisClient
 from collector.runtime import Runtime
 
 # The ASGI signature httpx's ASGITransport is typed with.
@@ -62,7 +62,7 @@ async def post_rating(
 StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
-async def stream_entries(client: Redis, key: str) -> StreamEntries:
+async def stream_entries(client: RedisClient, key: str) -> StreamEntries:
     """XRANGE of a whole stream, typed as our bytes-only clients return it."""
     return cast(StreamEntries, await client.xrange(key))
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any, cast
 
 import httpx
-from redis.asyncio import Redis
 
 from collector import keys
 from collector.app import create_widget
 from collector.impression_counter import ImpressionCounter
-from collector.redis_clients import reply_text
+from collector.redis_clients import RedisClient, reply_text
 from collector.runtime import Runtime
 from tests.helpers import DAY_ONE
 
@@ -37,7 +36,7 @@ def counting_widget(runtime: Runtime, counter: ImpressionCounter) -> httpx.Async
     return httpx.AsyncClient(transport=transport, base_url="http://collector.test")
 
 
-async def live_views(redis: Redis) -> dict[str, int]:
+async def live_views(redis: RedisClient) -> dict[str, int]:
     """The hash the counters push to, as text fields and numbers."""
     fields = await redis.hgetall(keys.IMPRESSIONS)
     return {reply_text(name): int(value) for name, value in fields.items()}

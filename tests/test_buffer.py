@@ -6,14 +6,13 @@ import time
 
 import msgspec
 import pytest
-from redis.asyncio import Redis
 
 from collector import keys
 from collector.buffer import Outcome, RateLimit, RatingBuffer
 from collector.errors import ServiceUnavailable
 from collector.ids import new_rating_id
 from collector.messages import EVENT_DECODER, RatingEvent
-from collector.redis_clients import hot_path_client
+from collector.redis_clients import RedisClient, hot_path_client
 from collector.runtime import Runtime
 from tests.helpers import eventually, stream_entries
 
@@ -31,7 +30,7 @@ def event(client_hash: str = "a" * 24, service: str = "demo-passport") -> Rating
     )
 
 
-def limited_buffer(redis: Redis, *, client: int = 3, service: int = 1000) -> RatingBuffer:
+def limited_buffer(redis: RedisClient, *, client: int = 3, service: int = 1000) -> RatingBuffer:
     """A client may send 3 at once, then one every 20 s; a service 1000 at once."""
     return RatingBuffer(
         redis,
