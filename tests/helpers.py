@@ -20,6 +20,7 @@ from collector.ids import new_rating_id
 from collector.messages import EVENT_ENCODER, RatingEvent, StoredRating
 from collector.redis_clients import RedisClient
 from collector.runtime import Runtime
+from collector.shards import shard_of
 
 # The ASGI signature httpx's ASGITransport is typed with.
 _HttpxApp = Callable[
@@ -92,6 +93,24 @@ def event(stars: int = 4, comment: str = "", user_agent: str = "") -> RatingEven
 async def add(runtime: Runtime, *events: RatingEvent) -> None:
     for item in events:
         await runtime.redis.xadd(keys.STREAM, {"e": EVENT_ENCODER.encode(item)})
+
+
+async def buffered(runtime: Runtime) -> int:
+    """Entries in the streams of every shard."""
+    lengths = [
+        await runtime.redis.xlen(keys.stream(shard))
+        for shard in range(runtime.settings.redis_shards)
+    ]
+    return sum(lengths)
+
+
+def nonce_on_shard(text: str, shard: int, shards: int) -> str:
+    """A nonce beginning with `text` whose rating (without a transaction) goes to the
+    shard, so that tests of one stream's keys run unchanged over several shards."""
+    suffix = 0
+    while shard_of("", "", nonce := f"{text}-{suffix}", shards) != shard:
+        suffix += 1
+    return nonce
 
 
 async def pending(runtime: Runtime) -> int:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.asyncio import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -85,3 +86,25 @@ async def test_a_cancelled_caller_does_not_break_the_batch(runtime: Runtime) -> 
     assert await second == b"stays"
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_on_a_cluster_one_batch_reaches_every_node(redis_cluster_url: str) -> None:
+    """Calls whose keys lie on all three masters go in one batch; each gets its own
+    reply, and a script missing on the nodes is loaded on every one of them."""
+    redis = hot_path_client(redis_cluster_url, cluster=True)
+    assert isinstance(redis, RedisCluster)
+    batch = ScriptBatch(redis, ECHO)
+    sizes = count_pipelines(batch)
+    try:
+        await redis.script_flush()  # on every primary
+        replies = await asyncio.gather(
+            *(batch.call([f"{{slot-{n}}}:calls"], [f"r{n}"]) for n in range(60))
+        )
+        assert [reply.decode() for reply in replies] == [f"r{n}" for n in range(60)]  # type: ignore[attr-defined]
+        assert sizes == [60, 60]  # NOSCRIPT everywhere, SCRIPT LOAD, then all again
+        counted = [await redis.get(f"{{slot-{n}}}:calls") for n in range(60)]
+        assert counted == [b"1"] * 60  # nothing ran twice
+        nodes = {str(redis.get_node_from_key(f"{{slot-{n}}}:calls")) for n in range(60)}
+        assert len(nodes) == 3
+    finally:
+        await redis.aclose()
