@@ -25,7 +25,7 @@ class FlushProcess:
         environment = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("COLLECTOR_", "REDIS_URL", "DATABASE_URL", "FLUSH_"))
+            if not key.startswith(("COLLECTOR_", "REDIS_", "DATABASE_URL", "FLUSH_"))
         }
         environment.update(
             COLLECTOR_DATA_DIR=str(self._data_dir),

@@ -3,6 +3,9 @@ nothing the collector acknowledged is lost, nothing is stored twice.
 
 The kill moments come from a seed printed with every failure; FAULT_SEED=<seed> replays
 the same schedule (the load's timing still varies from run to run).
+
+Run twice: on the embedded server (one stream), and on a three-master Redis Cluster
+with three shards, where each killed `collector flush` held entries of every shard.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,17 +47,22 @@ class Kill:
     committed: int  # of those, already committed to storage: the redelivery case
 
 
+def talking_to_redis(backlog: Backlog, started: float) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: the flusher started at `started` has polled Redis."""
+
+    async def check() -> bool:
+        idle = await backlog.consumer_idle_milliseconds(CONSUMER)
+        return idle is not None and idle < (time.monotonic() - started) * 1000
+
+    return check
+
+
 async def start_and_kill(
     flusher: FlushProcess, backlog: Backlog, database: Path, chance: random.Random
 ) -> Kill:
     started = time.monotonic()
     await flusher.start()
-
-    async def talking_to_redis() -> bool:
-        idle = await backlog.consumer_idle_milliseconds(CONSUMER)
-        return idle is not None and idle < (time.monotonic() - started) * 1000
-
-    await eventually(talking_to_redis, 30)
+    await eventually(talking_to_redis(backlog, started), 30)
     life = chance.uniform(0, LONGEST_LIFE_SECONDS)
     await asyncio.sleep(life)  # the random moment is the point of the test
     await flusher.kill()
@@ -62,22 +71,38 @@ async def start_and_kill(
 
 
 @pytest.mark.slow
-async def test_kill_9_of_the_flusher_loses_and_doubles_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("redis_layout", ["single", "cluster"])
+async def test_kill_9_of_the_flusher_loses_and_doubles_nothing(
+    tmp_path: Path, redis_layout: str, request: pytest.FixtureRequest
+) -> None:
     seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(2**32))
     chance = random.Random(seed)
-    note = f"(FAULT_SEED={seed})"
+    note = f"({redis_layout}, FAULT_SEED={seed})"
     print(f"kill schedule {note}")
-    serve = start_serve(tmp_path / "data", COLLECTOR_FLUSHER="off")
+    redis_environment: dict[str, str] = {}
+    if redis_layout == "cluster":
+        cluster_url = str(request.getfixturevalue("redis_cluster_url"))
+        redis_environment = {"REDIS_URL": cluster_url, "REDIS_CLUSTER": "on", "REDIS_SHARDS": "3"}
+    serve = start_serve(tmp_path / "data", COLLECTOR_FLUSHER="off", **redis_environment)
     database = serve.data_dir / "collector.db"
-    flusher = FlushProcess(serve.data_dir, CONSUMER, {"COLLECTOR_SECRET": TEST_SECRET})
-    backlog = Backlog(embedded_redis_url(serve.data_dir))
+    flusher = FlushProcess(
+        serve.data_dir, CONSUMER, {"COLLECTOR_SECRET": TEST_SECRET, **redis_environment}
+    )
+    if redis_environment:
+        backlog = Backlog(redis_environment["REDIS_URL"], cluster=True, shards=3)
+    else:
+        backlog = Backlog(embedded_redis_url(serve.data_dir))
     load = RatingLoad(serve.url, TEST_SECRET, per_second=RATINGS_PER_SECOND)
     loading = asyncio.create_task(load.run(RATINGS))
     try:
         kills = [await start_and_kill(flusher, backlog, database, chance) for _ in range(KILLS)]
         outcomes = await loading
         print(f"{len(load.outcomes.results)} POSTs while killing: {kills}")
+        started = time.monotonic()
         await flusher.start()  # the survivor drains what the dead ones left
+        # Running, so that SIGTERM below meets its handler (a flusher still starting up
+        # just dies of it), even if the dead ones left nothing to drain.
+        await eventually(talking_to_redis(backlog, started), 30)
         await eventually(backlog.drained, 60)
         assert await flusher.terminate() == 0, flusher.log()[-2000:]
         assert outcomes.statuses() == {303: RATINGS}, note
