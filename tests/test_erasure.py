@@ -194,3 +194,26 @@ async def test_a_reference_no_token_can_carry_is_refused(runtime: Runtime, refer
     with pytest.raises(BadRequest, match="1 to 128 characters"):
         await _erase(runtime, reference)
     assert await _stream_transactions(runtime) == ["txn-1"]
+
+
+@pytest.mark.parametrize("redis_layout", ["shards", "cluster"])
+async def test_every_shard_is_searched(runtime: Runtime, redis_layout: str) -> None:
+    """The rating on the shard its transaction goes to, and a dead letter and an entry
+    of the same transaction on the others (left by an earlier shard count), all go."""
+    shards = runtime.settings.redis_shards
+    rated = msgspec.structs.replace(event(2), transaction="txn-s")
+    home = (await runtime.buffer.submit(rated, "nonce-s", 3_600_000)).shard
+    others = [shard for shard in range(shards) if shard != home]
+    payload = EVENT_ENCODER.encode(rated)
+    await runtime.redis.xadd(keys.stream(others[0]), {"e": payload})
+    await runtime.redis.xadd(keys.dead_letters(others[1]), {"reason": "test", "e": payload})
+    await runtime.redis.xadd(keys.stream(others[1]), {"e": EVENT_ENCODER.encode(event(4))})
+
+    report = await erase_transaction(
+        runtime.redis, runtime.storage, SERVICE, "txn-s", wait_seconds=5, shards=shards
+    )
+
+    assert report == ErasureReport(stream_entries=2, dead_letters=1, stored_ratings=0)
+    lengths = [await runtime.redis.xlen(keys.stream(shard)) for shard in range(shards)]
+    assert sum(lengths) == 1  # the other transaction's rating stays
+    assert await runtime.redis.xlen(keys.dead_letters(others[1])) == 0

@@ -6,12 +6,14 @@ import re
 from dataclasses import replace
 
 import httpx
+import pytest
 
 from collector import keys
 from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher
 from collector.runtime import Runtime
 from collector.settings import Settings
+from tests.conftest import make_flusher
 from tests.helpers import add, asgi_transport, event, fresh_token, post_rating
 
 
@@ -116,3 +118,33 @@ async def test_metrics_answer_503_while_redis_is_down(
         await runtime.close()
     assert response.status_code == 503
     assert response.text.startswith("# Redis unavailable: ")
+
+
+@pytest.mark.parametrize("redis_layout", ["shards", "cluster"])
+async def test_figures_are_summed_over_the_shards(
+    client: httpx.AsyncClient, runtime: Runtime, redis_layout: str
+) -> None:
+    results = [
+        await runtime.buffer.submit(event(4), f"sum-{n}", rate_limited=False) for n in range(30)
+    ]
+    assert {result.shard for result in results} == {0, 1, 2}
+    flushers = [make_flusher(runtime, "summing", shard=shard) for shard in range(3)]
+    await flushers[0].ensure_group()  # shard 0 flushed; shards 1 and 2 not yet read
+    assert await flushers[0].run_once(block=False) > 0
+    shard_zero = sum(result.shard == 0 for result in results)
+
+    values = samples((await client.get("/metrics")).text)
+    assert values["civic_feedback_ratings_accepted_total"] == 30
+    assert values["civic_feedback_flushed_stored_total"] == shard_zero
+    ready = (await client.get("/health/ready")).json()
+    assert ready["stream_length"] == values["civic_feedback_stream_length"]
+    assert ready["consumer_lag"] == 0  # shards 1 and 2 have no group yet: none behind it
+
+    for flusher in flushers[1:]:
+        await flusher.ensure_group()
+        assert await flusher.run_once(block=False) > 0
+    values = samples((await client.get("/metrics")).text)
+    assert values["civic_feedback_flushed_stored_total"] == 30
+    assert values['civic_feedback_pending_entries{group="flushers"}'] == 0
+    for flusher in flushers:
+        await flusher.close()
