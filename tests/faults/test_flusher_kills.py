@@ -79,6 +79,7 @@ async def test_kill_9_of_the_flusher_loses_and_doubles_nothing(tmp_path: Path) -
         print(f"{len(load.outcomes.results)} POSTs while killing: {kills}")
         await flusher.start()  # the survivor drains what the dead ones left
         await eventually(backlog.drained, 60)
+        await flusher.ready()  # drained may be true before it has even started
         assert await flusher.terminate() == 0, flusher.log()[-2000:]
         assert outcomes.statuses() == {303: RATINGS}, note
         assert await backlog.dead_letters() == 0, note
