@@ -366,6 +366,10 @@ async def _flush(settings: Settings, concurrency: int) -> None:
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop)
+    logger.info(
+        "%s: flushing; SIGTERM stops after the current batch",
+        ", ".join(flusher.consumer for flusher in flushers),
+    )
     try:
         # Every loop handles its own errors and returns only once stopped.
         await asyncio.gather(*(flusher.run() for flusher in flushers), impression_flusher.run())

@@ -30,6 +30,7 @@ from tests.conftest import TEST_SECRET
 from tests.helpers import bearer
 from tests.portal_tokens import HS256_SECRET, claims, demo_keys, sign
 
+# Tokens below are signed at collection: margins of hours, as the suite runs for minutes.
 NOW = int(time.time())
 ANALYST_KEY = hashlib.sha256(b"civic-feedback analyst token\0" + TEST_SECRET.encode()).digest()
 ATTACKER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -69,7 +70,7 @@ def tampered(token: str, **changes: Any) -> str:
 
 def analyst(audience: str = AUDIENCE, **changes: Any) -> dict[str, Any]:
     """Valid analyst claims for tenant demo; a change to None removes the claim."""
-    values = {"sub": "t", "tenant": "demo", "role": "admin", "iat": NOW, "exp": NOW + 600}
+    values = {"sub": "t", "tenant": "demo", "role": "admin", "iat": NOW, "exp": NOW + 3 * 3600}
     values |= {"iss": ISSUER, "aud": audience, "jti": "session-or-link-1"} | changes
     return {name: value for name, value in values.items() if value is not None}
 

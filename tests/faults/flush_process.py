@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+# What `collector flush` logs once its signal handlers are in place (collector/runner.py).
+_READY = ": flushing; SIGTERM stops after the current batch"
+
 
 class FlushProcess:
     """Starts, kills (-9) and stops one standalone flusher with a stable consumer name,
@@ -20,6 +23,7 @@ class FlushProcess:
         self._extra_env = extra_env
         self.log_path = data_dir.parent / f"flush-{consumer}.log"
         self._process: asyncio.subprocess.Process | None = None
+        self._ready_before = 0  # "flushing" lines in the log before this start
 
     async def start(self) -> None:
         environment = {
@@ -32,6 +36,7 @@ class FlushProcess:
             FLUSH_CONSUMER=self.consumer,
             **self._extra_env,
         )
+        self._ready_before = self.log().count(_READY) if self.log_path.exists() else 0
         with self._open_log() as log:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -43,6 +48,16 @@ class FlushProcess:
                 stdout=log,
                 stderr=log,
             )
+
+    async def ready(self, timeout_seconds: float = 30.0) -> None:
+        """Until the process has its SIGTERM handler: before that, SIGTERM kills it
+        like any Python process that is still importing (exit -15)."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while self.log().count(_READY) <= self._ready_before:
+            assert self._process is not None
+            assert self._process.returncode is None, self.log()
+            assert asyncio.get_running_loop().time() < deadline, "the flusher did not start"
+            await asyncio.sleep(0.05)
 
     def _open_log(self) -> TextIO:
         return open(self.log_path, "a")

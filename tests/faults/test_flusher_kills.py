@@ -104,6 +104,7 @@ async def test_kill_9_of_the_flusher_loses_and_doubles_nothing(
         # just dies of it), even if the dead ones left nothing to drain.
         await eventually(talking_to_redis(backlog, started), 30)
         await eventually(backlog.drained, 60)
+        await flusher.ready()  # drained may be true before it has even started
         assert await flusher.terminate() == 0, flusher.log()[-2000:]
         assert outcomes.statuses() == {303: RATINGS}, note
         assert await backlog.dead_letters() == 0, note
