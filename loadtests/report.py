@@ -100,6 +100,12 @@ def write_report(figures: Figures, output: Path) -> None:
         f"| flusher into SQLite, {figures.settings['flusher entries']:,} pre-filled entries "
         f"| {flusher:,.0f} rows/s |"
     )
+    if figures.flusher_postgres:
+        lines.append(
+            f"| flusher into PostgreSQL (on disk, fsync on), "
+            f"{figures.settings['flusher entries']:,} pre-filled entries "
+            f"| {_median(figures.flusher_postgres):,.0f} rows/s |"
+        )
     targets.append(
         ("flusher ≥ 20,000 rows/s into SQLite", f"{flusher:,.0f}", _verdict(flusher >= 20_000))
     )

@@ -69,6 +69,7 @@ def test_report_takes_medians_and_judges_the_targets(tmp_path: Path) -> None:
         ],
     }
     figures.flusher = [19_000.0, 30_000.0, 21_000.0]
+    figures.flusher_postgres = [15_000.0, 12_000.0, 14_000.0]
     figures.memory = {"start": 50.0, "after_first_minute": 60.0, "end": 66.0, "minutes": 10}
     output = tmp_path / "performance.md"
     write_report(figures, output)
@@ -78,6 +79,9 @@ def test_report_takes_medians_and_judges_the_targets(tmp_path: Path) -> None:
     assert "| widget POST ≥ 0.25 x raw ASGI (1 worker) | 0.25 | met |" in text
     assert "| p99 < 25 ms at half the peak (1 worker) | 24.0 ms | met |" in text
     assert "| flusher ≥ 20,000 rows/s into SQLite | 21,000 | met |" in text
+    assert (
+        "| flusher into PostgreSQL (on disk, fsync on), 1,000 pre-filled entries | 14,000 rows/s |"
+    ) in text
     assert (
         "| RSS growth < 5% over the run, from start (server ready, before load) | +32.0% "
         "| **not met** |"
