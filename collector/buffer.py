@@ -107,7 +107,7 @@ class Outcome(enum.Enum):
     RATE_LIMITED = "rate_limited"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per rating (see widget_request.Request)
 class SubmitResult:
     outcome: Outcome
     stream_id: str | None = None
@@ -140,13 +140,19 @@ class RatingBuffer:
         self._shards = shards
         self._streams = [keys.stream(shard) for shard in range(shards)]
         service_limit = service_limit.share(shards)
-        self._limits = [
-            client_limit.interval_microseconds,
-            client_limit.burst,
-            service_limit.interval_microseconds,
-            service_limit.burst,
+        # The script's constant arguments, encoded once: redis-py encodes an int per
+        # call (repr, then bytes), a measurable part of packing the command.
+        self._constants = [
+            str(value).encode()
+            for value in (
+                nonce_ttl_seconds * 1000,
+                client_limit.interval_microseconds,
+                client_limit.burst,
+                service_limit.interval_microseconds,
+                service_limit.burst,
+            )
         ]
-        self._nonce_ttl_milliseconds = nonce_ttl_seconds * 1000
+        self._unlimited = [*self._constants[:1], *_NO_LIMITS]
 
     async def submit(
         self,
@@ -171,8 +177,7 @@ class RatingBuffer:
             keys.service_rate(event.service, shard),
         ]
         arguments: list[bytes | int] = [
-            self._nonce_ttl_milliseconds,
-            *(self._limits if rate_limited else _NO_LIMITS),
+            *(self._constants if rate_limited else self._unlimited),
             EVENT_ENCODER.encode(event),
         ]
         if event.transaction:
@@ -194,4 +199,4 @@ class RatingBuffer:
         )
 
 
-_NO_LIMITS = [0, 1, 0, 1]
+_NO_LIMITS = [b"0", b"1", b"0", b"1"]

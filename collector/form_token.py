@@ -30,7 +30,7 @@ class TokenProblem(Enum):
     EXPIRED = "expired"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per rating (see widget_request.Request)
 class FormToken:
     issued_at: int
     nonce: str

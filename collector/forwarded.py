@@ -29,16 +29,24 @@ class TrustedProxies:
                 raise SettingsError(
                     f"COLLECTOR_FORWARDED_ALLOW_IPS: {entry!r} is not an address or network"
                 ) from None
-        self.trusted = lru_cache(maxsize=256)(self._trusted)
+        # Every citizen's address is new to an lru_cache: single proxy addresses are
+        # compared as text, and only real ranges parse the hop (3 us a request).
+        self._addresses = frozenset(
+            str(network.network_address) for network in self._networks if network.num_addresses == 1
+        )
+        self._ranges = [network for network in self._networks if network.num_addresses > 1]
+        self.trusted = lru_cache(maxsize=256)(self._trusted) if self._ranges else self._trusted
 
     def _trusted(self, host: str) -> bool:
-        if self._everyone:
+        if self._everyone or host in self._addresses:
             return True
+        if not self._ranges:
+            return False
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return any(address in network for network in self._networks)
+        return any(address in network for network in self._ranges)
 
     def client_address(self, peer: str, forwarded_for: str | None) -> str:
         """The address to hash: the peer's, or what trusted proxies say they saw."""

@@ -451,6 +451,8 @@ class WidgetApp:
 
 def _refuse_unasked(service: Service, answered: Iterable[str]) -> None:
     """An answer to a question this service does not ask was not sent by its form."""
-    unasked = sorted(q for q in answered if q not in service.config.questions)
+    asked = service.config.questions
+    unasked = [q for q in answered if q not in asked]
     if unasked:
+        unasked.sort()
         raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])
