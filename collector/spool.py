@@ -91,10 +91,17 @@ class RatingSpool:
         if self._descriptor is None:
             self._descriptor = _create_locked(self.directory)
             logger.warning("Redis does not answer: ratings are spooled to %s", self.directory)
-        view = memoryview(record)
-        while view:
-            view = view[os.write(self._descriptor, view) :]
-        os.fsync(self._descriptor)
+        try:
+            view = memoryview(record)
+            while view:
+                view = view[os.write(self._descriptor, view) :]
+            os.fsync(self._descriptor)
+        except OSError:
+            # Part of the record may be written: close the file so it stays that file's
+            # cut-short last record (dropped when replayed; it was never acknowledged),
+            # and the next rating starts a new file instead of writing after it.
+            self._seal()
+            raise
 
     def waiting(self) -> bool:
         """Whether any spool file (this process's or a dead one's) is waiting."""

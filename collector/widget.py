@@ -288,7 +288,10 @@ class WidgetApp:
             page = self._form_again(service, form, language, token_again, "form_expired")
             await self._respond(send, scope, 422, page, service=service)
             return
-        if time.time() - token.issued_at < self._minimum_fill_seconds:
+        if (
+            self._minimum_fill_seconds
+            and time.time() - token.issued_at < self._minimum_fill_seconds
+        ):
             # Sent back sooner than a person fills it in. Shown again with the same token
             # (not used up): a person sends it again, a script that retries at once is
             # refused again.

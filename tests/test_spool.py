@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import struct
@@ -169,3 +170,28 @@ async def test_files_are_private(tmp_path: Path) -> None:
     (name,) = spool_files(tmp_path / "spool")
     assert (tmp_path / "spool" / name).stat().st_mode & 0o777 == 0o600
     spool.close()
+
+
+async def test_a_failed_write_leaves_no_damage_before_later_ratings(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up mid-record: that rating is refused (503 for the citizen), its
+    partial record ends its file, and the next rating starts a new file."""
+    spool = RatingSpool(tmp_path / "spool")
+    first, refused, later = event(1), event(2), event(3)
+    await spool.append(first, "first", 0)
+    real_write = os.write
+
+    def half_then_full(descriptor: int, data: memoryview) -> int:
+        real_write(descriptor, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("collector.spool.os.write", half_then_full)
+    with pytest.raises(OSError, match="No space"):
+        await spool.append(refused, "refused", 0)
+    monkeypatch.undo()
+    await spool.append(later, "later", 0)
+    assert len(spool_files(tmp_path / "spool")) == 2
+    assert await spool.replay(runtime.buffer) == 2
+    assert await stored_ids(runtime) == [first.id, later.id]
+    assert spool_files(tmp_path / "spool") == []  # nothing kept aside as damaged
