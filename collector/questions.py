@@ -7,7 +7,10 @@ question's wording per language.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Final, Literal
+
+from collector.errors import BadRequest
 
 QuestionId = Literal[
     "duration", "resolved", "easy", "efficient", "transparent", "staff_helpful", "trust"
@@ -32,3 +35,12 @@ MAXIMUM_QUESTIONS_PER_SERVICE: Final = 3
 def answer_field(question: str) -> str:
     """The form field of a question's radio group."""
     return f"q_{question}"
+
+
+def refuse_unasked(asked: Collection[str], answered: Iterable[str]) -> None:
+    """BadRequest for an answer to a question the service does not ask: its form did
+    not send it."""
+    unasked = [question for question in answered if question not in asked]
+    if unasked:
+        unasked.sort()
+        raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])

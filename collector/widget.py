@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from litestar.types import (
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    HTTPScope,
-    Receive,
-    Send,
-)
+from litestar.types import HTTPScope, Receive, Send
 
 from collector import security_headers
 from collector.buffer import Outcome, RatingBuffer, SubmitResult
 from collector.client_hash import ClientHasher
 from collector.errors import (
-    BadRequest,
     CollectorError,
     Forbidden,
     MethodNotAllowed,
@@ -46,7 +38,7 @@ from collector.impression_counter import ImpressionCounter
 from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent, RatingForm
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
-from collector.questions import QUESTIONS, answer_field
+from collector.questions import QUESTIONS, answer_field, refuse_unasked
 from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
 from collector.spool import RatingSpool
@@ -59,14 +51,11 @@ from collector.widget_request import (
     query_parameters,
     read_form_body,
 )
+from collector.widget_responses import WidgetResponses
 
 logger = logging.getLogger(__name__)
 
 _SUBPAGES = ("thanks", "qr.svg")
-_COMMON_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"cache-control", b"no-store"),
-    *security_headers.ALWAYS,
-]
 _SVG_HEADERS = [
     (b"content-type", b"image/svg+xml"),
     (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"),
@@ -106,7 +95,7 @@ class WidgetApp:
         self._signer = signer
         self._hasher = hasher
         self._buffer = buffer
-        self._policies: dict[str, bytes] = {}
+        self._responses = WidgetResponses()
         self._qr_codes = QrCodes(public_url)
 
     async def __call__(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
@@ -118,11 +107,11 @@ class WidgetApp:
         except CollectorError as error:
             await self._rejections.count(self._known_slug(scope), error.reason)
             page = self._pages.message(self._error_language(scope, headers), error.page_message)
-            await self._respond(send, scope, error.status_code, page, service=None)
+            await self._responses.page(send, scope, error.status_code, page, service=None)
         except Exception:
             logger.exception("unexpected error in the widget")
             page = self._pages.message(self._error_language(scope, headers), "error_generic")
-            await self._respond(send, scope, 500, page, service=None)
+            await self._responses.page(send, scope, 500, page, service=None)
 
     def _known_slug(self, scope: HTTPScope) -> str:
         parts = scope["path"].split("/")
@@ -159,11 +148,13 @@ class WidgetApp:
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed("use GET")
             if request.subpage == "qr.svg":
-                await self._send(send, scope, 200, self._qr_codes.svg(service), _SVG_HEADERS)
+                await self._responses.raw(
+                    send, scope, 200, self._qr_codes.svg(service), _SVG_HEADERS
+                )
                 return
             layout, channel = self._presentation(request)
             page = self._pages.thanks(service, self._language(request), layout, channel)
-            await self._respond(send, scope, 200, page, service=service)
+            await self._responses.page(send, scope, 200, page, service=service)
         elif request.method in ("GET", "HEAD"):
             await self._show_form(request, scope, send)
         elif request.method == "POST":
@@ -209,7 +200,7 @@ class WidgetApp:
         # A view is a form shown to someone: HEAD shows nothing.
         if request.method == "GET":
             self._impressions.count(request.service.slug)
-        await self._respond(send, scope, 200, page, service=request.service)
+        await self._responses.page(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(
         self, request: Request, scope: HTTPScope, receive: Receive, send: Send
@@ -245,14 +236,19 @@ class WidgetApp:
         page = self._pages.message(language, error.page_message, request.service, layout, back=back)
         retry = [(b"retry-after", b"%d" % error.retry_after_seconds)]
         extra = retry if error.retry_after_seconds else []
-        await self._respond(send, scope, error.status_code, page, extra, service=request.service)
+        await self._responses.page(
+            send, scope, error.status_code, page, extra, service=request.service
+        )
 
     async def _submit(self, request: Request, scope: HTTPScope, send: Send, body: bytes) -> None:
         service = request.service
         try:
             form = decode_rating_form(body)
         except FormProblems as problems:
-            _refuse_unasked(service, (q for q in QUESTIONS if problems.values.get(answer_field(q))))
+            refuse_unasked(
+                service.config.questions,
+                (q for q in QUESTIONS if problems.values.get(answer_field(q))),
+            )
             # A filled honeypot is a bot's; anything else a person's slip, counted too so
             # that a form that confuses people shows up in the admin figures.
             reason = "honeypot" if "website" in problems.problems else "invalid_form"
@@ -270,10 +266,10 @@ class WidgetApp:
                 problems=problems.problems,
                 values=problems.values,
             )
-            await self._respond(send, scope, 422, page, service=service)
+            await self._responses.page(send, scope, 422, page, service=service)
             return
         answers = form.answers()
-        _refuse_unasked(service, answers)
+        refuse_unasked(service.config.questions, answers)
         language = self._language(request, form.lang)
         try:
             token = self._signer.verify(service.slug, form.token)
@@ -286,7 +282,7 @@ class WidgetApp:
             await self._rejections.count(service.slug, reason)
             token_again = self._signer.issue(service.slug)
             page = self._form_again(service, form, language, token_again, "form_expired")
-            await self._respond(send, scope, 422, page, service=service)
+            await self._responses.page(send, scope, 422, page, service=service)
             return
         if (
             self._minimum_fill_seconds
@@ -297,7 +293,7 @@ class WidgetApp:
             # refused again.
             await self._rejections.count(service.slug, "too_fast")
             page = self._form_again(service, form, language, form.token, "form_too_fast")
-            await self._respond(send, scope, 422, page, service=service)
+            await self._responses.page(send, scope, 422, page, service=service)
             return
         claims = self._transactions.admit(service, form.transaction)
         user_agent = header_text(request.headers, b"user-agent") or ""
@@ -331,7 +327,7 @@ class WidgetApp:
                 # it again shows the thank-you page and stores nothing twice.
                 page = self._form_again(service, form, language, form.token, "error_not_saved")
                 headers = [(b"retry-after", b"5")]
-                await self._respond(send, scope, 503, page, headers, service=service)
+                await self._responses.page(send, scope, 503, page, headers, service=service)
                 return
             result = _SPOOLED
         if result.outcome is Outcome.RATE_LIMITED:
@@ -351,7 +347,7 @@ class WidgetApp:
             f"/w/{service.slug}/thanks?lang={language}&layout={form.layout}&channel={form.channel}"
         )
         redirect = [(b"location", location.encode()), security_headers.STRICT_POLICY]
-        await self._send(send, scope, 303, b"", redirect)
+        await self._responses.raw(send, scope, 303, b"", redirect)
 
     async def _client_hash(self, request: Request) -> str:
         """The client's salted hash; empty if Redis did not answer (the salt is there)."""
@@ -397,65 +393,3 @@ class WidgetApp:
             values=values,
             notice=notice,
         )
-
-    def _policy(self, style_source: str, service: Service | None) -> bytes:
-        """The page's CSP; frame-ancestors: the service's origins, 'none' if unknown."""
-        ancestors = service.config.frame_ancestors if service else "'none'"
-        key = f"{style_source} {ancestors}"
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = self._policies[key] = (
-                "default-src 'none'; "
-                f"style-src {style_source}; "
-                f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
-            ).encode()
-        return policy
-
-    async def _respond(
-        self,
-        send: Send,
-        scope: HTTPScope,
-        status: int,
-        page: Page,
-        extra_headers: Iterable[tuple[bytes, bytes]] = (),
-        *,
-        service: Service | None,
-    ) -> None:
-        headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-security-policy", self._policy(page.style_source, service)),
-            *extra_headers,
-        ]
-        await self._send(send, scope, status, page.body, headers)
-
-    async def _send(
-        self,
-        send: Send,
-        scope: HTTPScope,
-        status: int,
-        body: bytes,
-        extra_headers: Iterable[tuple[bytes, bytes]] = (),
-    ) -> None:
-        headers = [*_COMMON_HEADERS, *extra_headers]
-        headers.append((b"content-length", str(len(body)).encode()))
-        start: HTTPResponseStartEvent = {
-            "type": "http.response.start",
-            "status": status,
-            "headers": headers,
-        }
-        await send(start)
-        end: HTTPResponseBodyEvent = {
-            "type": "http.response.body",
-            "body": b"" if scope["method"] == "HEAD" else body,
-            "more_body": False,
-        }
-        await send(end)
-
-
-def _refuse_unasked(service: Service, answered: Iterable[str]) -> None:
-    """An answer to a question this service does not ask was not sent by its form."""
-    asked = service.config.questions
-    unasked = [q for q in answered if q not in asked]
-    if unasked:
-        unasked.sort()
-        raise BadRequest(f"this service does not ask {', '.join(unasked)}", field=unasked[0])
