@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from collector.auth import AnalystClaims
 from collector.errors import BadRequest, NotFound
-from collector.local_days import UTC_NAME, day_end, day_start, today
+from collector.local_days import UTC_NAME, day_end, day_start
 from collector.runtime import Runtime
 from collector.services import Service
 
@@ -103,12 +103,6 @@ def period_starts(first: date, last: date, interval: str) -> list[date]:
         start = first - timedelta(days=first.weekday())
         return [start + timedelta(weeks=offset) for offset in range(count)]
     return [month_start(month_number(first) + offset) for offset in range(count)]
-
-
-def last_days(days: int, time_zone: str) -> Period:
-    """The last `days` local days, today included."""
-    end = today(time_zone)
-    return Period(end - timedelta(days=days - 1), end)
 
 
 @dataclass(frozen=True, slots=True)

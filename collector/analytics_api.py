@@ -123,7 +123,7 @@ async def service_time_series(
     record = scope.service(service)
     zone = scope.time_zone(record.tenant_id)
     period = parse_period(period_from, period_to)
-    last = period.last or today(zone)
+    last = period.last or today(zone, runtime.clock())
     first = period.first or last - timedelta(days=_DEFAULT_SERIES_DAYS[interval] - 1)
     if first > last:
         raise BadRequest("'from' is after 'to'", field="from")
@@ -200,7 +200,7 @@ async def _ranking(
     services = scope.services(tenant)
     period = parse_period(period_from, period_to)
     if period.first is None and period.last is None:
-        end = today(scope.home_time_zone)
+        end = today(scope.home_time_zone, runtime.clock())
         period = Period(end - timedelta(days=DEFAULT_RANKING_DAYS - 1), end)
     totals = await runtime.storage.totals(
         [service.slug for service in services], period.first, period.last

@@ -138,6 +138,7 @@ def create_widget(runtime: Runtime, impressions: ImpressionCounter | None = None
         proxies=runtime.proxies,
         impressions=impressions or runtime.impressions,
         spool=runtime.spool,
+        clock=runtime.clock,
         minimum_fill_seconds=runtime.settings.minimum_fill_seconds,
     )
 

@@ -39,15 +39,19 @@ class ClientHasher:
         self._salt = b""
 
     async def hash(self, address: str, now: float | None = None) -> str:
-        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
+        moment = time.time() if now is None else now
+        day = time.strftime("%Y-%m-%d", time.gmtime(moment))
         if day != self._day:
-            self._salt = await self._load_salt(day)
+            self._salt = await self._load_salt(day, moment)
             self._day = day
         return hashlib.blake2b(address.encode(), key=self._salt, digest_size=12).hexdigest()
 
-    async def _load_salt(self, day: str) -> bytes:
+    async def _load_salt(self, day: str, moment: float) -> bytes:
         candidate = os.urandom(_SALT_BYTES)
-        end_of_day = (int(time.time()) // 86400 + 1) * 86400
+        # Until an hour after the salt's own day ends, counted from `moment`: at 23:59:59
+        # a second clock read could fall in the next day and keep the salt a day longer.
+        end_of_day = (int(moment) // 86400 + 1) * 86400
+        lifetime_milliseconds = int((end_of_day + _SALT_GRACE_SECONDS - moment) * 1000)
         try:
             # SET NX GET: the first process of the day creates the salt, all others read it.
             existing = await self._redis.set(
@@ -55,7 +59,7 @@ class ClientHasher:
                 candidate,
                 nx=True,
                 get=True,
-                exat=end_of_day + _SALT_GRACE_SECONDS,
+                px=lifetime_milliseconds,
             )
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None

@@ -57,6 +57,7 @@ def iso_utc(milliseconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{remainder:03d}Z"
 
 
-def today(time_zone: str) -> date:
+def today(time_zone: str, now: float) -> date:
+    """The local day in the zone at `now` (seconds since the epoch, from the clock)."""
     zone = ZoneInfo(time_zone) if is_time_zone(time_zone) else ZoneInfo(UTC_NAME)
-    return datetime.now(zone).date()
+    return datetime.fromtimestamp(now, zone).date()

@@ -200,7 +200,7 @@ async def open_figures(
     kind = next((suffix for suffix in (".json", ".csv") if service.endswith(suffix)), "")
     try:
         record, tenant = _published_service(runtime, service.removesuffix(kind))
-        months = month_range(period_from, period_to, today(tenant.time_zone))
+        months = month_range(period_from, period_to, today(tenant.time_zone, runtime.clock()))
     except CollectorError as error:
         if kind == ".json":
             raise

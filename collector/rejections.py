@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from redis.exceptions import RedisError
 
 from collector import keys
+from collector.clock import Clock, wall_clock
 from collector.redis_clients import RedisClient
 
 logger = logging.getLogger(__name__)
@@ -30,11 +31,12 @@ def _day(seconds: float) -> str:
 
 
 class RejectionCounter:
-    def __init__(self, redis: RedisClient) -> None:
+    def __init__(self, redis: RedisClient, clock: Clock = wall_clock) -> None:
         self._redis = redis
+        self._clock = clock
 
     async def count(self, service: str, reason: str) -> None:
-        key = keys.rejections(service, _day(time.time()))
+        key = keys.rejections(service, _day(self._clock()))
         try:
             async with self._redis.pipeline(transaction=False) as pipeline:
                 pipeline.hincrby(key, reason, 1)
@@ -46,7 +48,7 @@ class RejectionCounter:
 
     async def read(self, services: Iterable[str], days: int) -> dict[str, dict[str, int]]:
         """Totals per service and reason over the last `days` UTC days (today included)."""
-        now = time.time()
+        now = self._clock()
         wanted = [
             (service, keys.rejections(service, _day(now - back * 86400)))
             for service in services

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from collector.auth import AnalystTokens
 from collector.buffer import RateLimit, RatingBuffer
 from collector.client_hash import ClientHasher
+from collector.clock import Clock, wall_clock
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
 from collector.impression_counter import ImpressionCounter
@@ -54,9 +55,11 @@ class Runtime:
     tenants: dict[str, Tenant]
     # Where ratings wait while Redis does not answer (None: refuse them with a 503).
     spool: RatingSpool | None
+    # A rating's moment and every "today": the wall clock, or the one a test sets.
+    clock: Clock
 
     @classmethod
-    async def open(cls, settings: Settings) -> Runtime:
+    async def open(cls, settings: Settings, clock: Clock = wall_clock) -> Runtime:
         """Migrate storage, create the demo service if asked, connect to Redis.
 
         settings must carry a secret and a Redis URL (the embedded server's, if any).
@@ -99,11 +102,12 @@ class Runtime:
             analyst_tokens=AnalystTokens(settings.secret),
             keys=keys,
             transactions=TransactionTokenVerifier(keys),
-            rejections=RejectionCounter(redis),
+            rejections=RejectionCounter(redis, clock),
             proxies=TrustedProxies(settings.forwarded_allow_ips),
-            impressions=ImpressionCounter(redis),
+            impressions=ImpressionCounter(redis, clock=clock),
             tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
             spool=RatingSpool(settings.data_dir / SPOOL_DIRECTORY) if settings.spool else None,
+            clock=clock,
         )
 
     async def reload_services(self) -> set[str]:

@@ -22,6 +22,7 @@ from litestar.types import HTTPScope, Receive, Send
 from collector import security_headers
 from collector.buffer import Outcome, RatingBuffer, SubmitResult
 from collector.client_hash import ClientHasher
+from collector.clock import Clock, wall_clock
 from collector.errors import (
     CollectorError,
     Forbidden,
@@ -83,7 +84,9 @@ class WidgetApp:
         impressions: ImpressionCounter,
         spool: RatingSpool | None = None,
         minimum_fill_seconds: int = 0,
+        clock: Clock = wall_clock,
     ) -> None:
+        self._clock = clock
         self._spool = spool
         self._minimum_fill_seconds = minimum_fill_seconds
         self._proxies = proxies
@@ -297,7 +300,7 @@ class WidgetApp:
             return
         claims = self._transactions.admit(service, form.transaction)
         user_agent = header_text(request.headers, b"user-agent") or ""
-        received_at = time.time_ns() // 1_000_000
+        received_at = int(self._clock() * 1000)
         client_hash = await self._client_hash(request)
         event = RatingEvent(
             id=new_rating_id(),
@@ -315,8 +318,9 @@ class WidgetApp:
             operator=claims.operator if claims else "",
             answer_seconds=claims.answer_seconds() if claims else None,
         )
-        # Remember the transaction as long as its token could still be accepted.
-        remember = (claims.exp + LEEWAY_SECONDS) * 1000 - received_at if claims else 0
+        # Remember the transaction as long as its token could still be accepted, which
+        # the verifier judges on the wall clock.
+        remember = (claims.exp + LEEWAY_SECONDS) * 1000 - int(time.time() * 1000) if claims else 0
         try:
             if not client_hash:
                 raise ServiceUnavailable("no client salt: Redis did not answer")

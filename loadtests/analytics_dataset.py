@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -111,10 +111,19 @@ def _clear(cache: Path, path: Path, same_sizes: str) -> None:
     cache.mkdir(parents=True, exist_ok=True)
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 async def prepare(
-    cache: Path, ratings: int, services: int, progress: Callable[[str], None]
+    cache: Path,
+    ratings: int,
+    services: int,
+    progress: Callable[[str], None],
+    now: Callable[[], datetime] = _wall_clock,
 ) -> Dataset:
-    """The database for these parameters: reused from `cache` if complete, else generated."""
+    """The database for these parameters: reused from `cache` if complete, else generated
+    with its last day the tenant's local day before `now()` (an aware datetime)."""
     path = cache / f"ratings-{ratings}-services-{services}-{_cache_key(ratings, services)}.db"
     metadata = path.with_name(path.name + ".json")
     if metadata.exists() and path.exists():
@@ -123,13 +132,13 @@ async def prepare(
         return Dataset(path, generation, reused=True)
     _clear(cache, path, f"ratings-{ratings}-services-{services}-*.db")
     progress(f"generating {path}")
-    generation = await _generate(path, ratings, services, progress)
+    generation = await _generate(path, ratings, services, progress, now())
     metadata.write_bytes(msgspec.json.format(msgspec.json.encode(generation)) + b"\n")
     return Dataset(path, generation, reused=False)
 
 
 async def _generate(
-    path: Path, ratings: int, services: int, progress: Callable[[str], None]
+    path: Path, ratings: int, services: int, progress: Callable[[str], None], now: datetime
 ) -> Generation:
     profiles = service_profiles(random.Random(SEED), services)  # noqa: S311 (test data)
     storage = SqliteStorage(path)
@@ -142,7 +151,7 @@ async def _generate(
     finally:
         await storage.close()
     # The last whole local day before today, so that "the last 365 days" is a full year.
-    last_day = datetime.now(ZoneInfo(TENANT[2])).date() - timedelta(days=1)
+    last_day = now.astimezone(ZoneInfo(TENANT[2])).date() - timedelta(days=1)
     started = time.perf_counter()
     per_profile = _insert_raw(path, profiles, last_day, ratings, progress)
     raw_seconds = time.perf_counter() - started
@@ -184,7 +193,7 @@ async def _generate(
         comment_share=comment_share,
         raw_seconds=round(raw_seconds, 1),
         rollup_seconds=round(rollup_seconds, 1),
-        generated_on=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        generated_on=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         table_rows=table_rows,
         table_bytes=table_bytes,
     )

@@ -28,6 +28,7 @@ from collector.runtime import Runtime
 from collector.services import Service
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
+from tests.clock import StoppedClock
 from tests.helpers import asgi_transport
 from tests.postgres_server import PostgresServer
 from tests.redis_cluster import RedisClusterServers
@@ -116,8 +117,14 @@ def settings(tmp_path: Path, redis_layout: str, request: pytest.FixtureRequest) 
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    opened = await Runtime.open(settings)
+def clock() -> StoppedClock:
+    """The runtime's clock: a fixed moment, never today's date."""
+    return StoppedClock()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: StoppedClock) -> AsyncIterator[Runtime]:
+    opened = await Runtime.open(settings, clock)
     yield opened
     await opened.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
 import jwt
@@ -12,6 +13,7 @@ from collector.auth import AUDIENCE, ISSUER, AnalystTokens
 from collector.flusher import Flusher
 from collector.runtime import Runtime
 from collector.services import Service
+from tests.clock import StoppedClock
 from tests.helpers import bearer, fresh_token, post_rating
 
 SUMMARY = "/api/v1/services/demo-passport/summary"
@@ -51,8 +53,7 @@ async def test_render_submit_flush_then_the_summary_shows_it(
         "response_rate": None,
         "time_zone": "UTC",
     }
-    assert newest.startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
-    assert newest.endswith("Z")
+    assert newest == "2026-06-15T08:00:00.000Z"  # the test clock's moment
 
 
 async def test_empty_service_has_no_mean(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -70,13 +71,42 @@ async def test_period_filter(client: httpx.AsyncClient, runtime: Runtime, flushe
     await rate(client, 5)
     await flusher.run_once(block=False)
     headers = bearer(runtime.analyst_tokens.issue("demo"))
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    today = "2026-06-15"  # the test clock's day
     assert (await client.get(f"{SUMMARY}?from={today}&to={today}", headers=headers)).json()[
         "count"
     ] == 1
     past = await client.get(f"{SUMMARY}?from=2020-01-01&to=2020-12-31", headers=headers)
     assert past.json()["count"] == 0
     assert past.json()["period_from"] == "2020-01-01"
+
+
+async def test_a_rating_at_a_local_midnight_counts_on_the_day_it_was_given(
+    client: httpx.AsyncClient, runtime: Runtime, flusher: Flusher, clock: StoppedClock
+) -> None:
+    """Yerevan's March ends at 20:00 UTC: the series, its default end and the rating's
+    day all follow the tenant's clock, not UTC's and not the machine's."""
+    await runtime.storage.set_tenant_time_zone("demo", "Asia/Yerevan")
+    await runtime.reload_services()
+    headers = bearer(runtime.analyst_tokens.issue("demo"))
+    series = "/api/v1/services/demo-passport/timeseries"
+    clock.set(datetime(2026, 3, 31, 19, 59, 59, 900000, tzinfo=UTC))
+    await rate(client, 2)
+    clock.set(datetime(2026, 3, 31, 20, 0, 0, 100000, tzinfo=UTC))
+    await rate(client, 5)
+    await flusher.run_once(block=False)
+    points = (await client.get(series, headers=headers)).json()["points"]
+    assert points[-1]["period_start"] == "2026-04-01"
+    assert [
+        (p["period_start"], p["figures"]["count"], p["figures"]["mean"]) for p in points[-2:]
+    ] == [
+        ("2026-03-31", 1, 2.0),
+        ("2026-04-01", 1, 5.0),
+    ]
+    months = (await client.get(f"{series}?interval=month", headers=headers)).json()["points"]
+    assert [(p["period_start"], p["figures"]["count"]) for p in months[-2:]] == [
+        ("2026-03-01", 1),
+        ("2026-04-01", 1),
+    ]
 
 
 @pytest.mark.parametrize(

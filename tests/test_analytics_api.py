@@ -3,14 +3,12 @@ tenant isolation in every analytics endpoint."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 import pytest
 
-from collector.local_days import today
 from collector.runtime import Runtime
 from collector.services import Service, ServiceConfig
+from tests.clock import StoppedClock
 from tests.helpers import DAY, DAY_ONE, bearer, stored_rating
 
 HOUR = 3_600_000
@@ -87,7 +85,7 @@ async def test_weeks_and_months_start_on_monday_and_the_first(
 
 
 async def test_without_a_range_the_series_ends_today(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: Runtime, clock: StoppedClock
 ) -> None:
     response = await client.get(
         "/api/v1/services/demo-passport/timeseries",
@@ -95,8 +93,8 @@ async def test_without_a_range_the_series_ends_today(
     )
     points = response.json()["points"]
     assert len(points) == 30
-    assert points[-1]["period_start"] == today("UTC").isoformat()
-    assert points[0]["period_start"] == (today("UTC") - timedelta(days=29)).isoformat()
+    assert points[-1]["period_start"] == "2026-06-15"  # the clock's day
+    assert points[0]["period_start"] == "2026-05-17"
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from redis.asyncio import Redis
 
@@ -47,11 +46,11 @@ async def test_salt_expires_and_address_is_not_stored(runtime: Runtime) -> None:
 
 
 async def test_salt_expires_an_hour_after_its_day(runtime: Runtime) -> None:
-    await ClientHasher(runtime.redis).hash("198.51.100.4")
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    expires_at = await runtime.redis.expiretime(keys.client_salt(day))
-    end_of_day = (int(time.time()) // 86_400 + 1) * 86_400
-    assert expires_at == end_of_day + 3600
+    # 23:59:59.5 on Monday: the salt of Monday, for half a second and an hour.
+    await ClientHasher(runtime.redis).hash("198.51.100.4", now=TUESDAY - 0.5)
+    remaining = await runtime.redis.pttl(keys.client_salt("2026-01-05"))
+    assert 3_600_500 - 1_000 < remaining <= 3_600_500
+    assert await runtime.redis.exists(keys.client_salt("2026-01-06")) == 0
 
 
 async def test_forgetting_rewrites_expired_salts_out_of_the_aof(

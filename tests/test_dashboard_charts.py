@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from collector.dashboard import charts
-from collector.dashboard.periods import ReportPeriod, axis_labels, choose_period
+from collector.dashboard.periods import ReportPeriod, axis_labels, choose_period, presets
 from collector.errors import BadRequest
 
 
@@ -55,13 +55,45 @@ def test_the_trend_interval_follows_the_span(
 
 
 def test_an_open_end_is_filled_with_thirty_days() -> None:
-    assert choose_period(None, "2026-01-30", "UTC") == ReportPeriod(
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp()
+    assert choose_period(None, "2026-01-30", "UTC", now) == ReportPeriod(
         date(2026, 1, 1), date(2026, 1, 30)
     )
-    assert choose_period("2026-01-01", "2026-01-01", "UTC").days == 1
+    assert choose_period("2026-01-01", "2026-01-01", "UTC", now).days == 1
+    assert choose_period(None, None, "UTC", now) == ReportPeriod(date(2026, 2, 1), date(2026, 3, 2))
     with pytest.raises(BadRequest) as raised:
-        choose_period("2126-01-01", None, "UTC")  # after today
+        choose_period("2126-01-01", None, "UTC", now)  # after today
     assert raised.value.field == "from"
+
+
+@pytest.mark.parametrize(
+    ("moment", "last_day"),
+    [
+        # Yerevan is UTC+4 all year: its day ends at 20:00 UTC.
+        (datetime(2026, 2, 28, 19, 59, 59, 999000, tzinfo=UTC), date(2026, 2, 28)),
+        (datetime(2026, 2, 28, 20, 0, tzinfo=UTC), date(2026, 3, 1)),
+        (datetime(2028, 2, 28, 20, 0, tzinfo=UTC), date(2028, 2, 29)),
+        (datetime(2026, 12, 31, 20, 0, tzinfo=UTC), date(2027, 1, 1)),
+    ],
+)
+def test_the_default_period_ends_on_the_tenants_local_day(moment: datetime, last_day: date) -> None:
+    now = moment.timestamp()
+    period = choose_period(None, None, "Asia/Yerevan", now)
+    assert period == ReportPeriod(last_day - timedelta(days=29), last_day)
+    assert [preset.period.last for preset in presets("Asia/Yerevan", now)] == [last_day] * 3
+    # "to" may lie up to a year after the local today, and no further.
+    ahead = last_day + timedelta(days=366)
+    assert choose_period(None, ahead.isoformat(), "Asia/Yerevan", now).last == ahead
+    with pytest.raises(BadRequest):
+        choose_period(None, (ahead + timedelta(days=1)).isoformat(), "Asia/Yerevan", now)
+
+
+def test_the_twelve_month_preset_starts_on_a_first_of_the_month() -> None:
+    now = datetime(2026, 3, 31, 19, 59, tzinfo=UTC).timestamp()  # 23:59 in Yerevan
+    twelve_months = presets("Asia/Yerevan", now)[2].period
+    assert twelve_months == ReportPeriod(date(2025, 4, 1), date(2026, 3, 31))
+    now = datetime(2026, 3, 31, 20, 0, tzinfo=UTC).timestamp()  # April in Yerevan
+    assert presets("Asia/Yerevan", now)[2].period.first == date(2025, 5, 1)
 
 
 def test_month_labels_name_the_year_where_the_shown_year_changes() -> None:

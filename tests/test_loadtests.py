@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -89,11 +90,18 @@ def test_report_takes_medians_and_judges_the_targets(tmp_path: Path) -> None:
     assert "+10.0% since the first minute" in text
 
 
-async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None:
-    """The benchmark's generator at 2,000 ratings x 5 services: every figure the storage
-    reads from its rollups equals a count over the raw rows, by the tenant's local days."""
-    dataset = await prepare(tmp_path, ratings=2000, services=5, progress=lambda _: None)
-    with closing(sqlite3.connect(dataset.path)) as connection:
+# A fixed "now", so that the generated data, and so the test, is the same on any day.
+_NOW = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
+
+
+def _at(now: datetime) -> Callable[[], datetime]:
+    return lambda: now
+
+
+async def _assert_rollups_match_the_raw_rows(path: Path) -> None:
+    """Every figure the storage reads from its rollups (series, views, answers, devices)
+    equals a count over the raw rows and views, by each tenant's local days."""
+    with closing(sqlite3.connect(path)) as connection:
         zones = dict(
             connection.execute(
                 "SELECT slug, time_zone FROM services JOIN tenants ON tenants.id = tenant_id"
@@ -103,23 +111,24 @@ async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None
             "SELECT service, rating, comment, received_at, device_class, is_bot, answers "
             "FROM ratings"
         ).fetchall()
-        views = dict(
-            connection.execute(
-                "SELECT service, sum(impressions) FROM impression_quarters GROUP BY 1"
-            )
-        )
-    assert len(raw) == 2000
-    assert len(zones) == 5 + len(OTHER_TENANTS) * OTHER_TENANT_SERVICES
-    assert zones[dataset.generation.biggest[0]] == "Asia/Yerevan"
-    assert dataset.generation.biggest[1] > 3 * dataset.generation.smallest[1]
-    assert 0.14 < sum(row[2] != "" for row in raw) / len(raw) < 0.28
+        quarters = connection.execute(
+            "SELECT service, quarter_start, impressions FROM impression_quarters"
+        ).fetchall()
 
+    def local_day(service: str, milliseconds: int) -> tuple[str, str]:
+        moment = datetime.fromtimestamp(milliseconds / 1000, ZoneInfo(zones[service]))
+        return service, moment.date().isoformat()
+
+    # count, stars 1-5, comments, bots, views: a day with views and no rating is a point too.
     days: dict[tuple[str, str], list[int]] = {}
+    views: Counter[str] = Counter()
     devices: dict[str, Counter[str]] = {}
     answers: dict[str, Counter[tuple[str, str]]] = {}
+    for service, quarter_start, impressions in quarters:
+        days.setdefault(local_day(service, quarter_start), [0] * 9)[8] += impressions
+        views[service] += impressions
     for service, rating, comment, received_at, device, is_bot, answered in raw:
-        local = datetime.fromtimestamp(received_at / 1000, ZoneInfo(zones[service]))
-        figures = days.setdefault((service, local.date().isoformat()), [0] * 8)
+        figures = days.setdefault(local_day(service, received_at), [0] * 9)
         if is_bot:
             figures[7] += 1
             continue
@@ -129,7 +138,7 @@ async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None
         devices.setdefault(service, Counter())[device] += 1
         answers.setdefault(service, Counter()).update(json.loads(answered).items())
 
-    storage = SqliteStorage(dataset.path)
+    storage = SqliteStorage(path)
     try:
         first, last = date(2000, 1, 1), date(2100, 1, 1)
         for service in zones:
@@ -140,11 +149,12 @@ async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None
                     *point.figures.stars,
                     point.figures.comments,
                     point.figures.bots,
+                    point.figures.impressions,
                 ]
                 for point in points
             } == {key: figures for key, figures in days.items() if key[0] == service}
             summary = await storage.summary(service, None, None)
-            assert summary.impressions == views.get(service, 0)
+            assert summary.impressions == views[service]
             assert {
                 (question, answer): count
                 for question, counts in summary.answers.items()
@@ -157,7 +167,63 @@ async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None
     finally:
         await storage.close()
 
-    again = await prepare(tmp_path, ratings=2000, services=5, progress=lambda _: None)
+
+async def test_analytics_data_rollups_match_the_raw_rows(tmp_path: Path) -> None:
+    """The benchmark's generator at 2,000 ratings x 5 services: every figure the storage
+    reads from its rollups equals a count over the raw rows, by the tenant's local days;
+    a second call reuses the database."""
+    dataset = await prepare(
+        tmp_path, ratings=2000, services=5, progress=lambda _: None, now=_at(_NOW)
+    )
+    assert dataset.generation.last_day == date(2026, 12, 5)
+    with closing(sqlite3.connect(dataset.path)) as connection:
+        zones = dict(
+            connection.execute(
+                "SELECT slug, time_zone FROM services JOIN tenants ON tenants.id = tenant_id"
+            )
+        )
+        comments = [row[0] for row in connection.execute("SELECT comment FROM ratings")]
+    assert len(comments) == 2000
+    assert len(zones) == 5 + len(OTHER_TENANTS) * OTHER_TENANT_SERVICES
+    assert zones[dataset.generation.biggest[0]] == "Asia/Yerevan"
+    assert dataset.generation.biggest[1] > 3 * dataset.generation.smallest[1]
+    assert 0.14 < sum(comment != "" for comment in comments) / len(comments) < 0.28
+    await _assert_rollups_match_the_raw_rows(dataset.path)
+
+    again = await prepare(
+        tmp_path, ratings=2000, services=5, progress=lambda _: None, now=_at(_NOW)
+    )
     assert again.reused
     assert again.path == dataset.path
     assert again.generation == dataset.generation
+
+
+def _todays() -> list[datetime]:
+    """ "Now"s that move the generated two years over weekdays, month and year ends, a
+    leap day and the last minutes before and after midnight in Yerevan (UTC+4)."""
+    moments = [_NOW + timedelta(days=days) for days in range(0, 35)]
+    moments += [
+        datetime(2027, 1, 1, 0, 5, tzinfo=UTC),
+        datetime(2028, 2, 29, 12, tzinfo=UTC),
+        datetime(2028, 3, 1, 19, 59, tzinfo=UTC),  # 23:59 in Yerevan
+        datetime(2028, 3, 1, 20, 0, tzinfo=UTC),  # midnight in Yerevan
+        datetime(2030, 6, 30, 23, 59, tzinfo=UTC),
+        datetime(2031, 12, 31, 21, 30, tzinfo=UTC),
+    ]
+    return moments
+
+
+async def test_the_generated_data_matches_its_rollups_whatever_the_day(tmp_path: Path) -> None:
+    """The same comparison, at a smaller size, for 41 different "today"s: whether a day
+    of views lands without ratings depends on the dates, so one date proves little."""
+    last_days = set()
+    for number, now in enumerate(_todays()):
+        dataset = await prepare(
+            tmp_path / str(number), ratings=300, services=3, progress=lambda _: None, now=_at(now)
+        )
+        assert not dataset.reused
+        expected = now.astimezone(ZoneInfo("Asia/Yerevan")).date() - timedelta(days=1)
+        assert dataset.generation.last_day == expected
+        last_days.add(expected)
+        await _assert_rollups_match_the_raw_rows(dataset.path)
+    assert len(last_days) == len(_todays()) - 1  # 2028-03-01 19:59 and 20:00 UTC differ

@@ -7,7 +7,7 @@ import csv
 import hashlib
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -15,6 +15,7 @@ import pytest
 
 from collector.open_figures import month_text
 from collector.runtime import Runtime
+from tests.clock import StoppedClock
 from tests.open_data_setup import RULE_5, count_only, hidden_month, open_service, rate, utc
 
 
@@ -159,12 +160,20 @@ async def test_months_are_the_tenants_local_months(
     ]
 
 
+# The last second of March in Yerevan (UTC+4), and the first of April.
+_END_OF_MARCH = datetime(2026, 3, 31, 19, 59, 59, tzinfo=UTC)
+_START_OF_APRIL = datetime(2026, 3, 31, 20, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("moment", [_END_OF_MARCH, _START_OF_APRIL])
 async def test_default_period_is_the_24_complete_months_before_the_current_one(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: Runtime, clock: StoppedClock, moment: datetime
 ) -> None:
     zone = ZoneInfo("Asia/Yerevan")
     await open_service(runtime, time_zone="Asia/Yerevan")
-    now = datetime.now(zone)
+    clock.set(moment)
+    now = moment.astimezone(zone)
+    assert now.month == (3 if moment == _END_OF_MARCH else 4)
     current = now.year * 12 + now.month - 1
     # Ten ratings in the current month, which is never published, and ten at noon on the
     # first day of the month before it, the last complete one.
@@ -189,11 +198,13 @@ async def test_default_period_is_the_24_complete_months_before_the_current_one(
     assert csv_months == ["month", *(month_text(n) for n in range(current - 24, current))]
 
 
+@pytest.mark.parametrize("moment", [_END_OF_MARCH, _START_OF_APRIL])
 async def test_the_current_month_cannot_be_asked_for(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: Runtime, clock: StoppedClock, moment: datetime
 ) -> None:
     await open_service(runtime, time_zone="Asia/Yerevan")
-    now = datetime.now(ZoneInfo("Asia/Yerevan"))
+    clock.set(moment)
+    now = moment.astimezone(ZoneInfo("Asia/Yerevan"))
     await rate(runtime, int(now.timestamp() * 1000), 0, 0, 0, 0, 10)
     current = month_text(now.year * 12 + now.month - 1)
     to_detail = f"'to' must be a complete month, before {current}"

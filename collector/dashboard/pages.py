@@ -54,10 +54,12 @@ def _query(period: ReportPeriod, tenant: str = "") -> str:
     return urlencode(fields)
 
 
-def _period_links(period: ReportPeriod, time_zone: str, tenant: str = "") -> list[PeriodLink]:
+def _period_links(
+    period: ReportPeriod, time_zone: str, now: float, tenant: str = ""
+) -> list[PeriodLink]:
     return [
         PeriodLink(preset.label, _query(preset.period, tenant), preset.period == period)
-        for preset in presets(time_zone)
+        for preset in presets(time_zone, now)
     ]
 
 
@@ -76,7 +78,8 @@ async def overview(
     if chosen and chosen not in runtime.tenants:
         raise NotFound(f"no tenant {chosen!r}", field="tenant")
     time_zone = scope.time_zone(chosen) if chosen else scope.home_time_zone
-    period = choose_period(period_from, period_to, time_zone)
+    now = runtime.clock()
+    period = choose_period(period_from, period_to, time_zone, now)
     report = await overview_report(scope, chosen, period)
     return renderer.page(
         "overview.html",
@@ -88,7 +91,7 @@ async def overview(
         here=HOME,
         tenant=chosen,
         tenants=report.tenants,
-        presets=_period_links(period, time_zone, chosen if claims.role == "platform" else ""),
+        presets=_period_links(period, time_zone, now, chosen if claims.role == "platform" else ""),
         period_query=_query(period),
         score_explained=SCORE_EXPLAINED[SCORE],
     )
@@ -107,7 +110,8 @@ async def service_page(
     scope = AnalystScope(claims, runtime)
     service = scope.service(slug)
     time_zone = scope.time_zone(service.tenant_id)
-    period = choose_period(period_from, period_to, time_zone)
+    now = runtime.clock()
+    period = choose_period(period_from, period_to, time_zone, now)
     report = await service_report(scope, service, period)
     tenant = service.tenant_id if claims.role == "platform" else ""
     return renderer.page(
@@ -120,7 +124,7 @@ async def service_page(
         here=f"{HOME}/services/{slug}",
         tenant="",
         tenants=[],
-        presets=_period_links(period, time_zone),
+        presets=_period_links(period, time_zone, now),
         overview_query=_query(period, tenant),
     )
 

@@ -55,18 +55,20 @@ class ReportPeriod:
         return period_starts(self.first, self.last, self.interval)
 
 
-def choose_period(first: str | None, last: str | None, time_zone: str) -> ReportPeriod:
+def choose_period(first: str | None, last: str | None, time_zone: str, now: float) -> ReportPeriod:
     """The period asked for in the query; an open end is filled from the default
-    (the last 30 local days). BadRequest names the field at fault."""
+    (the last 30 local days to `now`). BadRequest names the field at fault."""
     asked = parse_period(first, last)
-    latest = today(time_zone) + timedelta(days=LATEST_DAYS_AHEAD)
+    # Read once: the bound and the default must agree at midnight.
+    local_today = today(time_zone, now)
+    latest = local_today + timedelta(days=LATEST_DAYS_AHEAD)
     for day, name in ((asked.first, "from"), (asked.last, "to")):
         if day is not None and not FIRST_DAY <= day <= latest:
             raise BadRequest(
                 f"{name!r} must lie between {FIRST_DAY.isoformat()} and {latest.isoformat()}",
                 field=name,
             )
-    end = asked.last or today(time_zone)
+    end = asked.last or local_today
     start = asked.first or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise BadRequest("'from' is after 'to'", field="from")
@@ -82,10 +84,10 @@ class Preset:
     period: ReportPeriod
 
 
-def presets(time_zone: str) -> list[Preset]:
-    """Quick choices ending today; twelve months start on a month's first day, so the
-    trend has no partial month at its start."""
-    end = today(time_zone)
+def presets(time_zone: str, now: float) -> list[Preset]:
+    """Quick choices ending today (at `now`); twelve months start on a month's first
+    day, so the trend has no partial month at its start."""
+    end = today(time_zone, now)
     return [
         Preset("Last 7 days", ReportPeriod(end - timedelta(days=6), end)),
         Preset("Last 30 days", ReportPeriod(end - timedelta(days=DEFAULT_DAYS - 1), end)),
