@@ -23,12 +23,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from redis.exceptions import ResponseError
 
 from collector import keys
 from collector.redis_clients import RedisClient, reply_text
 
-CONTENT_TYPE = "text/plain; version=0.0.4"  # Litestar adds the charset
+# prometheus_client writes text format 0.0.4; Litestar adds the charset.
+CONTENT_TYPE = "text/plain; version=0.0.4"
 PREFIX = "civic_feedback"
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -68,48 +73,51 @@ def batch_increments(batch: BatchFigures) -> list[tuple[str, str]]:
     ]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    # prometheus_client appends "_total" to a counter's samples.
+    return CounterMetricFamily(f"{PREFIX}_{name.removesuffix('_total')}", help_text, value=value)
 
 
-class _Exposition:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+def _labelled(
+    kind: type[CounterMetricFamily | GaugeMetricFamily],
+    name: str,
+    help_text: str,
+    label: str,
+    values: Iterable[tuple[str, float]],
+) -> CounterMetricFamily | GaugeMetricFamily:
+    family = kind(f"{PREFIX}_{name.removesuffix('_total')}", help_text, labels=[label])
+    for label_value, value in values:
+        family.add_metric([label_value], value)
+    return family
 
-    def metric(
-        self, name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]
-    ) -> None:
-        full = f"{PREFIX}_{name}"
-        self.lines.append(f"# HELP {full} {help_text}")
-        self.lines.append(f"# TYPE {full} {kind}")
-        for labels, value in samples:
-            self.lines.append(f"{full}{labels} {value:g}")
 
-    def histogram(
-        self,
-        name: str,
-        help_text: str,
-        counts: dict[str, int],
-        prefix: str,
-        bounds: tuple[float, ...],
-        total: float,
-    ) -> None:
-        samples: list[tuple[str, float]] = []
-        cumulative = 0
-        for bound in bounds:
-            cumulative += counts.get(f"{prefix}_le_{_bucket_label(bound)}", 0)
-            samples.append((f'{{le="{_bucket_label(bound)}"}}', cumulative))
-        cumulative += counts.get(f"{prefix}_le_inf", 0)
-        samples.append(('{le="+Inf"}', cumulative))
-        full = f"{PREFIX}_{name}"
-        self.lines.append(f"# HELP {full} {help_text}")
-        self.lines.append(f"# TYPE {full} histogram")
-        self.lines.extend(f"{full}_bucket{labels} {value:g}" for labels, value in samples)
-        self.lines.append(f"{full}_sum {total:g}")
-        self.lines.append(f"{full}_count {cumulative:g}")
+def _histogram(
+    name: str,
+    help_text: str,
+    counts: dict[str, int],
+    prefix: str,
+    bounds: tuple[float, ...],
+    total: float,
+) -> HistogramMetricFamily:
+    """Buckets from the per-bucket counts the flusher keeps (not yet cumulative)."""
+    buckets: list[tuple[str, float]] = []
+    cumulative = 0
+    for bound in bounds:
+        cumulative += counts.get(f"{prefix}_le_{_bucket_label(bound)}", 0)
+        buckets.append((_bucket_label(bound), cumulative))
+    cumulative += counts.get(f"{prefix}_le_inf", 0)
+    buckets.append(("+Inf", cumulative))
+    return HistogramMetricFamily(f"{PREFIX}_{name}", help_text, buckets=buckets, sum_value=total)
 
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+
+class _Families(Collector):
+    """One scrape's figures, as read from Redis, for prometheus_client to write out."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self._families)
 
 
 def _decoded(mapping: dict[Any, Any]) -> dict[str, str]:
@@ -157,66 +165,75 @@ async def _read_buffer(redis: RedisClient, shards: int) -> _Buffer:
 
 
 async def render(redis: RedisClient, shards: int = 1) -> str:
-    """The exposition text; raises RedisError when Redis does not answer."""
+    """The exposition text; raises RedisError when Redis does not answer.
+
+    Written by prometheus_client, which keeps every digit of a counter (1.2345678e+07,
+    not the 1.23457e+06 of a "%g" format)."""
     rejected = await redis.hgetall(keys.REJECTIONS_TOTAL)
     buffer = await _read_buffer(redis, shards)
-    out = _Exposition()
-    out.metric(
-        "ratings_accepted_total",
-        "counter",
-        "Ratings acknowledged to citizens (entries ever added to the stream).",
-        [("", buffer.accepted)],
-    )
-    out.metric(
-        "requests_rejected_total",
-        "counter",
-        "Refused widget requests, by reason.",
-        [
-            (f'{{reason="{_escape(reason)}"}}', int(count))
-            for reason, count in sorted(_decoded(rejected).items())
-        ],
-    )
-    out.metric(
-        "stream_length", "gauge", "Entries in the Redis streams.", [("", buffer.stream_length)]
-    )
-    out.metric(
-        "consumer_lag",
-        "gauge",
-        "Entries in the streams not yet delivered to the consumer group.",
-        [(f'{{group="{_escape(name)}"}}', lag) for name, lag in sorted(buffer.lag.items())],
-    )
-    out.metric(
-        "pending_entries",
-        "gauge",
-        "Entries delivered to a flusher and not yet acknowledged.",
-        [(f'{{group="{_escape(name)}"}}', count) for name, count in sorted(buffer.pending.items())],
-    )
-    out.metric(
-        "dead_letters", "gauge", "Entries in the dead-letter streams.", [("", buffer.dead_letters)]
-    )
     figures = dict(buffer.flushed)
     counts = {name: int(value) for name, value in figures.items() if "_le_" in name}
+    families: list[Metric] = [
+        _counter(
+            "ratings_accepted_total",
+            "Ratings acknowledged to citizens (entries ever added to the stream).",
+            buffer.accepted,
+        ),
+        _labelled(
+            CounterMetricFamily,
+            "requests_rejected_total",
+            "Refused widget requests, by reason.",
+            "reason",
+            ((reason, int(count)) for reason, count in sorted(_decoded(rejected).items())),
+        ),
+        GaugeMetricFamily(
+            f"{PREFIX}_stream_length", "Entries in the Redis streams.", buffer.stream_length
+        ),
+        _labelled(
+            GaugeMetricFamily,
+            "consumer_lag",
+            "Entries in the streams not yet delivered to the consumer group.",
+            "group",
+            sorted(buffer.lag.items()),
+        ),
+        _labelled(
+            GaugeMetricFamily,
+            "pending_entries",
+            "Entries delivered to a flusher and not yet acknowledged.",
+            "group",
+            sorted(buffer.pending.items()),
+        ),
+        GaugeMetricFamily(
+            f"{PREFIX}_dead_letters", "Entries in the dead-letter streams.", buffer.dead_letters
+        ),
+    ]
     for name, help_text in (
         ("stored", "Ratings written to storage by flushers."),
         ("duplicates", "Entries skipped as already stored (redelivery, repeated transaction)."),
         ("dead_letters", "Entries flushers sent to the dead-letter stream."),
         ("entries", "Stream entries flushers processed."),
     ):
-        out.metric(f"flushed_{name}_total", "counter", help_text, [("", figures.get(name, 0))])
-    out.histogram(
-        "flush_batch_size",
-        "Entries per flushed batch.",
-        counts,
-        "size",
-        BATCH_SIZE_BUCKETS,
-        figures.get("entries", 0),
+        families.append(_counter(f"flushed_{name}_total", help_text, figures.get(name, 0)))
+    families.append(
+        _histogram(
+            "flush_batch_size",
+            "Entries per flushed batch.",
+            counts,
+            "size",
+            BATCH_SIZE_BUCKETS,
+            figures.get("entries", 0),
+        )
     )
-    out.histogram(
-        "flush_batch_seconds",
-        "Time to store one batch (storage transaction included, acknowledgement not).",
-        counts,
-        "seconds",
-        BATCH_SECONDS_BUCKETS,
-        figures.get("seconds_sum", 0.0),
+    families.append(
+        _histogram(
+            "flush_batch_seconds",
+            "Time to store one batch (storage transaction included, acknowledgement not).",
+            counts,
+            "seconds",
+            BATCH_SECONDS_BUCKETS,
+            figures.get("seconds_sum", 0.0),
+        )
     )
-    return out.text()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry).decode()

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from collector import keys
 from collector.embedded_redis import EmbeddedRedis
@@ -148,3 +149,32 @@ async def test_figures_are_summed_over_the_shards(
     assert values['civic_feedback_pending_entries{group="flushers"}'] == 0
     for flusher in flushers:
         await flusher.close()
+
+
+async def test_counters_past_ten_million_keep_every_digit(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """A "%g" format wrote 12,345,678 as 1.23457e+07: 22 ratings lost to rounding."""
+    await runtime.buffer.submit(event(4), "one", rate_limited=False)
+    await runtime.redis.execute_command(
+        "XSETID", keys.stream(0), "9999999999999-0", "ENTRIESADDED", 12_345_679
+    )
+    await runtime.redis.hset(keys.REJECTIONS_TOTAL, "rate_limited", 98_765_432_101)
+    await runtime.redis.hset(
+        keys.flush_metrics(0),
+        mapping={"stored": 12_345_678, "entries": 23_456_789, "size_le_10000": 10_000_001},
+    )
+    text = (await client.get("/metrics")).text
+    values = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert values[("civic_feedback_ratings_accepted_total", ())] == 12_345_679
+    assert values[("civic_feedback_flushed_stored_total", ())] == 12_345_678
+    assert values[("civic_feedback_flushed_entries_total", ())] == 23_456_789
+    assert values[("civic_feedback_flush_batch_size_sum", ())] == 23_456_789
+    assert values[("civic_feedback_flush_batch_size_count", ())] == 10_000_001
+    reason = (("reason", "rate_limited"),)
+    assert values[("civic_feedback_requests_rejected_total", reason)] == 98_765_432_101
+    assert "civic_feedback_flushed_stored_total 1.2345678e+07" in text
