@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from collector import __version__, key_commands, privacy_commands, service_commands
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
+from collector.cli_options import whole_number
 from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError
 from collector.snippet import iframe_snippet, token_note
@@ -29,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the collector (embedded Redis by default)")
     serve.add_argument("--host", help="overrides COLLECTOR_HOST")
-    serve.add_argument("--port", type=int, help="overrides COLLECTOR_PORT")
+    serve.add_argument(
+        "--port", type=whole_number(1, 65535), metavar="PORT", help="overrides COLLECTOR_PORT"
+    )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=whole_number(1, 64),
         default=1,
-        choices=range(1, 65),
         metavar="N",
         help="serving processes on one socket (default 1; the first also flushes)",
     )
@@ -42,9 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     flush = commands.add_parser("flush", help="run a standalone flusher (stream -> storage)")
     flush.add_argument(
         "--concurrency",
-        type=int,
+        type=whole_number(1, 32),
         default=1,
-        choices=range(1, 33),
         metavar="N",
         help="consumers in this process, each with its own batches (default 1); "
         "worth it with PostgreSQL, which stores batches side by side",
@@ -67,7 +68,13 @@ def _parser() -> argparse.ArgumentParser:
         help="analyst reads figures; admin also manages services and keys; platform "
         "manages every tenant (its tenant is '*')",
     )
-    token.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+    token.add_argument(
+        "--days",
+        type=whole_number(1, 366),
+        default=30,
+        metavar="N",
+        help="validity in days (default: 30, at most 366)",
+    )
 
     link = commands.add_parser(
         "dashboard-link", help="print a short-lived link that signs in to the dashboard"
@@ -81,9 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     link.add_argument(
         "--minutes",
-        type=int,
+        type=whole_number(1, 1440),
         default=15,
-        choices=range(1, 1441),
         metavar="N",
         help="the link works once, within N minutes (default: 15, at most 1440)",
     )

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import TextIO
 
+from collector.cli_options import seconds
 from collector.erasure import check_reference, erase_transaction
 from collector.errors import BadRequest, ServiceUnavailable
 from collector.local_days import iso_utc
@@ -39,7 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     erase.add_argument("--transaction", required=True, help="the portal's transaction reference")
     erase.add_argument(
         "--wait",
-        type=float,
+        type=seconds(0, 3600),
         default=90.0,
         metavar="SECONDS",
         help="how long to wait for a flusher that holds the rating (default 90: longer "
