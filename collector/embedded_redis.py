@@ -14,6 +14,8 @@ bundles Valkey 8.1. We only use its binary and manage the process ourselves:
   stops the server after the last requests and the flusher's last batch;
 - PR_SET_PDEATHSIG, so the server dies with the collector even after a kill -9: no
   orphan process.
+
+collector/supervisor.py starts it again if it dies while the collector runs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,14 @@ def die_with_parent() -> None:
         pass  # not Linux: the server then outlives a kill -9 of the collector
 
 
+def _prepare_server_process() -> None:
+    """Runs in the server's process before exec: it dies with its parent, and it takes
+    the signals the supervisor blocks for itself (a blocked SIGTERM would make every
+    stop wait for its timeout, then kill the server)."""
+    die_with_parent()
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 class EmbeddedRedis:
     """Starts, watches and stops one valkey-server with its data in `directory`."""
 
@@ -94,6 +106,12 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def returncode(self) -> int | None:
+        """None while the server runs (or before it started); negative: killed by
+        that signal. The process is reaped when it has ended."""
+        return self._process.poll() if self._process else None
+
     def start(self, timeout_seconds: float = 30.0) -> str:
         """Start the server and wait until it answers PING (AOF loaded). Returns its URL."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -118,7 +136,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=_prepare_server_process,
         )
         self._wait_until_ready(timeout_seconds)
         logger.info("embedded valkey-server pid %s on port %s", self._process.pid, self.port)
@@ -127,7 +145,13 @@ class EmbeddedRedis:
     def _wait_until_ready(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
         client = redis.Redis(
-            port=self.port, password=self._password, socket_connect_timeout=0.5, socket_timeout=2
+            port=self.port,
+            password=self._password,
+            socket_connect_timeout=0.5,
+            socket_timeout=2,
+            # This loop retries every 20 ms and watches the process meanwhile; redis-py's
+            # default retries made each refused PING take about 4 s.
+            retry=Retry(NoBackoff(), 0),
         )
         try:
             while True:

@@ -156,6 +156,9 @@ class Flusher:
                 break
             except (RedisError, OSError) as error:
                 logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
+                # A batch read but not acknowledged stays pending for this consumer (in
+                # the AOF, if the server died): take it up first, not at the next claim.
+                drained = False
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
             except Exception:

@@ -1,16 +1,18 @@
 """Running the collector: `collector serve [--workers N]` and `collector flush`.
 
-With N workers, the first process binds the socket, starts the embedded server and
-then forks N - 1 more; all accept on the one socket. Only the first runs the flusher,
-prints the banner and forgets old salts; every worker has its own Redis and storage
-connections and reloads services and keys on its own.
+The first process binds the socket, starts the embedded server and forks N serving
+workers, which all accept on the one socket; it serves nothing itself, but restarts a
+worker or the embedded server that dies (collector/supervisor.py). Only the first
+worker runs the flusher, prints the banner and forgets old salts; every worker has its
+own Redis and storage connections and reloads services and keys on its own.
 
 Every serving process pushes its own widget views (impressions) to Redis; the one that
 runs the flusher also runs the impression flusher, and so does `collector flush`.
 
-Shutdown order for serve, on Ctrl-C or SIGTERM: the HTTP server stops accepting and
-finishes in-flight requests; each process pushes its last views; the flushers commit
-and acknowledge their batches; then the embedded Redis server stops (fsyncing its AOF).
+Shutdown order for serve, on Ctrl-C or SIGTERM: each worker's HTTP server stops
+accepting and finishes in-flight requests; each worker pushes its last views; the
+flushers commit and acknowledge their batches; once every worker has exited, the
+embedded Redis server stops (fsyncing its AOF).
 Anything still in the stream stays in the AOF and is flushed on the next start.
 """
 
@@ -25,7 +27,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
-from collector.embedded_redis import EmbeddedRedis, die_with_parent
+from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher, default_consumer_name
 from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import flusher_client
@@ -44,6 +45,7 @@ from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
 from collector.snippet import iframe_snippet, widget_url
 from collector.storage import Storage, StorageError, open_storage
+from collector.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -256,54 +258,11 @@ def _bind(settings: Settings) -> socket.socket:
     return listening
 
 
-def _fork_workers(settings: Settings, listening: socket.socket, count: int) -> list[int]:
-    """Start `count` more serving processes on the same socket; returns their pids."""
-    import uvloop
-
-    worker_settings = replace(settings, run_flusher=False)
-    pids = []
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:  # the worker
-            code = 0
-            try:
-                die_with_parent()
-                with open(os.devnull, "w") as quiet:
-                    uvloop.run(_serve(worker_settings, quiet, False, listening))
-            except BaseException:
-                logger.exception("a worker stopped with an error")
-                code = 1
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    return pids
-
-
-def _stop_workers(pids: list[int], timeout_seconds: float = 30.0) -> None:
-    """SIGTERM: each finishes its requests; a worker stuck past the timeout is killed."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_seconds
-    waiting = set(pids)
-    while waiting:
-        for pid in list(waiting):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    waiting.discard(pid)
-            except ChildProcessError:
-                waiting.discard(pid)
-        if waiting and time.monotonic() > deadline:
-            logger.error("workers %s did not stop in time; killing them", sorted(waiting))
-            for pid in waiting:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            deadline = float("inf")
-        time.sleep(0.05)
-
-
 def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
-    """Run the collector in the foreground until Ctrl-C or SIGTERM."""
+    """Run the collector in the foreground until Ctrl-C or SIGTERM.
+
+    Raises SupervisionGaveUp if a worker or the embedded server kept dying.
+    """
     import uvloop
 
     settings = settings.with_secret()
@@ -327,16 +286,34 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
             signal.signal(signal.SIGINT, _on_stop_signal)
             uvloop.run(_migrate(settings))
             listening = _bind(settings)
-            worker_pids = _fork_workers(settings, listening, workers - 1)
-            try:
-                uvloop.run(_serve(settings, out, embedded is not None, listening))
-            finally:
-                # Our server has finished its requests; the workers finish theirs.
-                _stop_workers(worker_pids)
+
+            def worker_main(slot: int, first_start: bool) -> None:
+                _work(settings, out, listening, slot, first_start, embedded is not None)
+
+            Supervisor(workers, worker_main, listening, embedded).run()
         finally:
             if embedded is not None:
                 url_file.unlink(missing_ok=True)
                 embedded.stop()
+
+
+def _work(
+    settings: Settings,
+    out: TextIO,
+    listening: socket.socket,
+    slot: int,
+    first_start: bool,
+    embedded: bool,
+) -> None:
+    """One serving process (a forked child of the supervisor). The first slot also runs
+    the flusher and the daily salt clean-up, and prints the banner when it first starts."""
+    import uvloop
+
+    first = slot == 0
+    worker_settings = settings if first else replace(settings, run_flusher=False)
+    with open(os.devnull, "w") as quiet:
+        banner_to = out if first and first_start else quiet
+        uvloop.run(_serve(worker_settings, banner_to, embedded and first, listening))
 
 
 def flush_consumer_names(base: str, concurrency: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""`collector serve --workers 2`: two processes on one socket, one flusher, one stop."""
+"""`collector serve --workers 2`: two serving processes on one socket under one that
+supervises them, one flusher, one stop."""
 
 from __future__ import annotations
 
@@ -9,20 +10,7 @@ import httpx
 
 from tests.e2e.conftest import TOKEN_PATTERN, ServeProcess
 from tests.e2e.test_serve import wait_for_count
-
-
-def serving_children(pid: int) -> list[int]:
-    """Child processes running the collector (not the embedded valkey-server)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(child)
-        for child in children
-        if b"valkey" not in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
-
-
-def process_exists(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+from tests.faults.collector_process import process_exists, serving_workers
 
 
 async def test_two_workers_serve_flush_and_stop_together(tmp_path: Path) -> None:
@@ -30,7 +18,8 @@ async def test_two_workers_serve_flush_and_stop_together(tmp_path: Path) -> None
     try:
         serve.start()
         assert serve.process is not None
-        [worker] = serving_children(serve.process.pid)
+        workers = serving_workers(serve.process.pid)
+        assert len(workers) == 2
 
         async def rate(number: int, http: httpx.AsyncClient) -> int:
             form = await http.get("/w/demo-passport")
@@ -50,6 +39,6 @@ async def test_two_workers_serve_flush_and_stop_together(tmp_path: Path) -> None
             assert statuses == [303] * 100
             await wait_for_count(http, serve.analyst_token, 100)
         assert serve.terminate() == 0
-        assert not process_exists(worker)
+        assert not any(process_exists(worker) for worker in workers)
     finally:
         serve.kill()
