@@ -158,6 +158,8 @@ async def _read_buffer(redis: RedisClient, shards: int) -> _Buffer:
 
 async def render(redis: RedisClient, shards: int = 1) -> str:
     """The exposition text; raises RedisError when Redis does not answer."""
+    # Reads only (HGETALL, XLEN, XINFO), never re-sent: a failed scrape answers 503
+    # and the next one reads again.
     rejected = await redis.hgetall(keys.REJECTIONS_TOTAL)
     buffer = await _read_buffer(redis, shards)
     out = _Exposition()

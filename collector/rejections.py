@@ -35,6 +35,7 @@ class RejectionCounter:
 
     async def count(self, service: str, reason: str) -> None:
         key = keys.rejections(service, _day(time.time()))
+        # Never re-sent (HINCRBY would count twice): a failure loses this one count.
         try:
             async with self._redis.pipeline(transaction=False) as pipeline:
                 pipeline.hincrby(key, reason, 1)
@@ -46,7 +47,7 @@ class RejectionCounter:
 
     async def read(self, services: Iterable[str], days: int) -> dict[str, dict[str, int]]:
         """Totals per service and reason over the last `days` UTC days (today included)."""
-        now = time.time()
+        now = time.time()  # HGETALL only reads
         wanted = [
             (service, keys.rejections(service, _day(now - back * 86400)))
             for service in services

@@ -65,6 +65,8 @@ class ScriptBatch:
 
     async def _execute(self, batch: list[Call]) -> list[object]:
         replies = await self._pipeline(batch)
+        # NOSCRIPT means the call ran nothing, so it alone is sent again. Any other
+        # error reaches every caller of the batch, never re-sent (buffer.py says why).
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             # The server lost its script cache (a restart): those calls did nothing.
