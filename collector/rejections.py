@@ -42,7 +42,8 @@ class RejectionCounter:
                 pipeline.expire(key, REJECTION_DAYS_KEPT * 86400)
                 pipeline.hincrby(keys.REJECTIONS_TOTAL, reason, 1)
                 await pipeline.execute()
-        except (RedisError, OSError) as error:
+        except (RedisError, OSError, RuntimeError) as error:
+            # RuntimeError: uvloop's word for a connection the server closed meanwhile.
             logger.debug("rejection not counted (%s/%s): %s", service, reason, error)
 
     async def read(self, services: Iterable[str], days: int) -> dict[str, dict[str, int]]:
