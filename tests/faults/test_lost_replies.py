@@ -1,6 +1,7 @@
-"""A reply lost after the server ran the command, between a real flusher and the real
-server (tests/faults/redis_proxy.py), many times over: the flusher neither loses sight
-of what it read nor counts an acknowledgement twice.
+"""A reply lost after the server ran the command, between a real flusher (or the hot
+path's client) and the real server (tests/faults/redis_proxy.py): the flusher neither
+loses sight of what it read nor counts an acknowledgement twice, and the hot path
+neither calls a citizen's first send a duplicate nor counts a refusal twice.
 
 The claim idle time stays at its default of 60 s, so only the flusher reading its own
 pending entries again can store a batch within seconds of the loss.
@@ -14,9 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from collector import keys
+from collector.buffer import Outcome, RateLimit, RatingBuffer
+from collector.errors import ServiceUnavailable
 from collector.flusher import Flusher
 from collector.messages import EVENT_ENCODER
-from collector.redis_clients import flusher_client, reply_text
+from collector.redis_clients import RedisClient, flusher_client, hot_path_client, reply_text
+from collector.rejections import RejectionCounter
 from collector.runtime import Runtime
 from tests.faults.redis_proxy import Command, RedisProxy, succeeded
 from tests.helpers import event, eventually, pending
@@ -46,6 +50,21 @@ def acknowledgement(command: Command, reply: bytes) -> bool:
         and keys.FLUSH_METRICS.encode() in command
         and succeeded(reply)
     )
+
+
+def submission(command: Command, reply: bytes) -> bool:
+    """The reply to the submit script: the call naming a form's nonce key."""
+    nonce_prefix = keys.form_nonce("demo-passport", "").encode()
+    return (
+        command[0].upper() == b"EVALSHA"
+        and any(word.startswith(nonce_prefix) for word in command)
+        and succeeded(reply)
+    )
+
+
+def refusal_total(command: Command, reply: bytes) -> bool:
+    """The reply to the last command of a refusal's count: HINCRBY of the totals."""
+    return command[:2] == [b"HINCRBY", keys.REJECTIONS_TOTAL.encode()] and succeeded(reply)
 
 
 @pytest.fixture
@@ -130,3 +149,45 @@ async def test_a_lost_acknowledgement_reply_counts_once(
     assert int(figures["batches"]) == DROPS + 1
     assert int(figures["duplicates"]) == 0
     assert (await runtime.storage.summary("demo-passport", None, None)).count == 2 * DROPS + 1
+
+
+@pytest.fixture
+async def proxied_hot_path(proxy: RedisProxy) -> AsyncIterator[RedisClient]:
+    """The hot path's client (the product's), talking to Redis through the proxy."""
+    client = hot_path_client(proxy.url)
+    yield client
+    await client.aclose()
+
+
+async def test_a_lost_submit_reply_is_not_a_duplicate(
+    runtime: Runtime, proxy: RedisProxy, proxied_hot_path: RedisClient
+) -> None:
+    buffer = RatingBuffer(
+        proxied_hot_path,
+        client_limit=RateLimit(30, burst=30),
+        service_limit=RateLimit(1000, burst=1000),
+        nonce_ttl_seconds=60,
+    )
+    rating = event()
+    proxy.drop_next(submission)
+    # Redis stored it, but the collector cannot know: it says so (spool or "not
+    # saved"), instead of re-sending and calling the citizen's first send a duplicate.
+    with pytest.raises(ServiceUnavailable):
+        await buffer.submit(rating, "form-1")
+    assert proxy.drops == 1
+    assert await runtime.redis.xlen(keys.STREAM) == 1
+    # The spool's replay, or the citizen sending the form again: stored once.
+    assert (await buffer.submit(rating, "form-1")).outcome is Outcome.DUPLICATE
+    assert await runtime.redis.xlen(keys.STREAM) == 1
+
+
+async def test_a_lost_refusal_count_reply_counts_once(
+    runtime: Runtime, proxy: RedisProxy, proxied_hot_path: RedisClient
+) -> None:
+    rejections = RejectionCounter(proxied_hot_path)
+    proxy.drop_next(refusal_total)
+    await rejections.count("demo-passport", "honeypot")  # never fails a request
+    assert proxy.drops == 1
+    assert await rejections.read(["demo-passport"], days=1) == {"demo-passport": {"honeypot": 1}}
+    total = await runtime.redis.hget(keys.REJECTIONS_TOTAL, "honeypot")
+    assert total == b"1"
