@@ -183,6 +183,11 @@ class RatingBuffer:
         if event.transaction:
             script_keys.append(keys.transaction(event.service, event.transaction, shard))
             arguments.append(max(1000, transaction_ttl_milliseconds))
+        # Never re-sent by the client (collector/redis_clients.py). If the script ran
+        # and its reply was lost, the caller spools the rating or shows "not saved";
+        # the replay, or the citizen sending the form again, meets the nonce check,
+        # which answers "duplicate" before any write: nothing is stored twice and no
+        # rate limit is charged twice.
         try:
             reply = await self._batch.call(script_keys, arguments)
         except (RedisError, OSError) as error:

@@ -54,6 +54,8 @@ class ClientHasher:
         lifetime_milliseconds = int((end_of_day + _SALT_GRACE_SECONDS - moment) * 1000)
         try:
             # SET NX GET: the first process of the day creates the salt, all others read it.
+            # Not re-sent by the client; a request that fails here gets the 503 page, and
+            # the next one asks again and reads whichever salt was set.
             existing = await self._redis.set(
                 keys.client_salt(day),
                 candidate,
@@ -68,6 +70,8 @@ class ClientHasher:
 
 async def forget_expired_salts(redis: RedisClient, timeout_seconds: float = 300.0) -> None:
     """Rewrite the AOF, which drops expired keys (old salts) from the files on disk."""
+    # Run again after an error, BGREWRITEAOF answers "already in progress" or rewrites
+    # once more: harmless either way; INFO only reads.
     try:
         await redis.bgrewriteaof()
     except ResponseError as error:

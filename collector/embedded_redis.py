@@ -144,6 +144,7 @@ class EmbeddedRedis:
 
     def _wait_until_ready(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
+        # Only PINGs: redis-py's default re-sends are harmless on this client.
         client = redis.Redis(
             port=self.port,
             password=self._password,

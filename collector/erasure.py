@@ -98,6 +98,10 @@ async def erase_transaction(
     """
     check_reference(transaction)
     deleted = dead = 0
+    # No call here is re-sent by the client; after an error the whole erasure is run
+    # again, which is safe: GET, XRANGE and XPENDING only read, SET NX keeps the first
+    # value, and XDEL deletes nothing more the second time (so a repeated erasure may
+    # report fewer entries than were removed in all).
     try:
         found = [
             (shard, await _stream_entries(redis, shard, service, transaction))

@@ -2,10 +2,15 @@
 
 A consumer group member. Each batch is stored in one transaction (duplicates skipped by
 id), then acknowledged, so a crash between the two means redelivery, never loss or a
-double count. On start it first drains what it had pending; entries left idle by a dead
-consumer are claimed with XAUTOCLAIM; an entry that cannot be stored, or was delivered
-too often, goes to the dead-letter stream with its reason. The stream is trimmed only
-below the oldest entry not yet acknowledged.
+double count. On start, and again after any error, it first drains what it had
+pending; entries left idle by a dead consumer are claimed with XAUTOCLAIM; an entry
+that cannot be stored, or was delivered too often, goes to the dead-letter stream with
+its reason. The stream is trimmed only below the oldest entry not yet acknowledged.
+
+Its client never re-sends a command (collector/redis_clients.py); run() starts over
+after an error. Each call says why that is safe when its reply was lost: XGROUP CREATE,
+the reads and the trimming are done again, the acknowledgement is safe to apply twice,
+and what XREADGROUP `>` or XAUTOCLAIM delivered is in this consumer's pending list.
 
 A flusher reads one shard's stream (REDIS_SHARDS); runner.py starts flushers for every
 shard. Each shard's stream has its own consumer group, so one consumer name serves in
@@ -150,21 +155,25 @@ class Flusher:
                     await self.ensure_group()
                     await self.drain_own_pending()
                     drained = True
+                    backoff = 0.1  # Redis answers again, and what was pending is stored
                 await self.run_once()
                 backoff = 0.1
             except FlusherStopped:
                 break
             except (RedisError, OSError) as error:
-                logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
-                # A batch read but not acknowledged stays pending for this consumer (in
-                # the AOF, if the server died): take it up first, not at the next claim.
+                # A read whose reply was lost (the server ran it, then exited, or the
+                # connection broke) delivered entries this consumer never saw. They are
+                # in its pending list: read it first, rather than leave them to wait
+                # FLUSH_CLAIM_IDLE_SECONDS for XAUTOCLAIM.
                 drained = False
+                logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
             except Exception:
                 # Never die silently while citizens are still being thanked: what was
-                # read stays pending, is claimed again and, if it keeps failing, is
+                # read stays pending, is read again and, if it keeps failing, is
                 # stored row by row and dead-lettered.
+                drained = False
                 logger.exception("flusher: unexpected error, retrying in %.1fs", backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
@@ -178,7 +187,11 @@ class Flusher:
                 raise
 
     async def drain_own_pending(self) -> int:
-        """Process what this consumer had read but not acknowledged (after a crash)."""
+        """Process what this consumer had read but not acknowledged (after a crash, or
+        a read or claim whose reply was lost)."""
+        # XREADGROUP with an id reads this consumer's pending entries: read again
+        # after an error, it returns them again (their delivery count goes up, which
+        # _often_delivered allows for).
         processed = 0
         cursor = "0"
         while True:
@@ -208,6 +221,8 @@ class Flusher:
 
     async def read_new(self, block: bool = True) -> list[StreamEntry]:
         """Read the next batch never delivered to any consumer of the group."""
+        # Not idempotent: running it marks the entries delivered to this consumer, and
+        # a second `>` read returns only later ones. After an error, run() drains.
         reply = await self._redis.xreadgroup(
             keys.FLUSHER_GROUP,
             self.consumer,
@@ -219,6 +234,8 @@ class Flusher:
 
     async def claim_abandoned(self) -> int:
         """XAUTOCLAIM entries idle longer than the claim threshold, one page of them."""
+        # Not idempotent: it gives the entries to this consumer and resets their idle
+        # time, so a second run would not return them. After an error, run() drains.
         reply = await self._redis.xautoclaim(
             self._stream,
             keys.FLUSHER_GROUP,
@@ -280,6 +297,7 @@ class Flusher:
         high count alone proves nothing: such entries are stored one by one, and only
         a failure then sends one to the dead letters.
         """
+        # XPENDING only reads: run again after an error, it reads again.
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry_id, _ in events:
                 pipe.xpending_range(self._stream, keys.FLUSHER_GROUP, entry_id, entry_id, 1)
@@ -344,11 +362,15 @@ class Flusher:
                 letter.entry_id.decode(),
                 letter.reason,
             )
-        await self._acknowledgement.send(entry_ids, dead, batch)
-        self.statistics.dead_letters += len(dead)
+        # Safe to apply twice: it dead-letters and counts only what it found still
+        # pending (collector/acknowledgement.py). After a lost reply, what it
+        # acknowledged is no longer pending, so the drain does not process it again.
+        acknowledged = await self._acknowledgement.send(entry_ids, dead, batch)
+        self.statistics.dead_letters += acknowledged.dead_letters
 
     async def trim(self) -> None:
         """Drop stream entries every group has acknowledged; never anything newer."""
+        # Reads, then XTRIM MINID: run again, it finds the bound afresh.
         groups = await self._redis.xinfo_groups(self._stream)
         boundaries: list[tuple[int, int]] = []
         for group in groups:
@@ -372,6 +394,7 @@ class Flusher:
         self, idle_milliseconds: int = _FORGET_CONSUMER_AFTER_MILLISECONDS
     ) -> int:
         """Delete consumers with nothing pending that have not polled for a day."""
+        # Run again, the script finds the same consumers gone, or none.
         removed = await self._forget_idle(
             keys=[self._stream], args=[keys.FLUSHER_GROUP, idle_milliseconds, self.consumer]
         )

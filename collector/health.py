@@ -38,6 +38,7 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, str | i
     try:
         # The streams' lengths in one round trip (on a cluster, one per node); no PING
         # in it, as a cluster pipeline refuses one, and the XLENs prove Redis answers.
+        # Reads only, never re-sent: a failure is this answer's 503.
         async with redis.pipeline(transaction=False) as pipeline:
             for shard in shards:
                 pipeline.xlen(keys.stream(shard))

@@ -84,7 +84,8 @@ class ImpressionCounter:
             return True
         try:
             # One script: all fields are added or none (a script, not MULTI, as that
-            # works on a Redis Cluster too). The one way to count twice is a reply lost
+            # works on a Redis Cluster too). The client never re-sends it
+            # (collector/redis_clients.py); the one way to count twice is a reply lost
             # after it ran (then the views are pushed again): rare, and views are a
             # rate's denominator, not records anyone is owed.
             arguments: list[str | int] = []

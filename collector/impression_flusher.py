@@ -117,6 +117,10 @@ class ImpressionFlusher:
         Returns the views stored. Raises StorageUnavailable, or a Redis error, with
         every batch not stored still pending in Redis.
         """
+        # Never re-sent by the client; after an error the next round starts again from
+        # the pending set. SMEMBERS and HGETALL read, the move is safe to run twice
+        # (RENAMENX), DEL and SREM remove nothing more, and storage applies a batch id
+        # once.
         stored = 0
         members = await self._redis.smembers(keys.IMPRESSION_BATCHES)
         # UUIDv7 text sorts by time: the oldest batch first.

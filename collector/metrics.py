@@ -169,6 +169,8 @@ async def render(redis: RedisClient, shards: int = 1) -> str:
 
     Written by prometheus_client, which keeps every digit of a counter (1.2345678e+07,
     not the 1.23457e+06 of a "%g" format)."""
+    # Reads only (HGETALL, XLEN, XINFO), never re-sent: a failed scrape answers 503
+    # and the next one reads again.
     rejected = await redis.hgetall(keys.REJECTIONS_TOTAL)
     buffer = await _read_buffer(redis, shards)
     figures = dict(buffer.flushed)

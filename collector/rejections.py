@@ -37,18 +37,20 @@ class RejectionCounter:
 
     async def count(self, service: str, reason: str) -> None:
         key = keys.rejections(service, _day(self._clock()))
+        # Never re-sent (HINCRBY would count twice): a failure loses this one count.
         try:
             async with self._redis.pipeline(transaction=False) as pipeline:
                 pipeline.hincrby(key, reason, 1)
                 pipeline.expire(key, REJECTION_DAYS_KEPT * 86400)
                 pipeline.hincrby(keys.REJECTIONS_TOTAL, reason, 1)
                 await pipeline.execute()
-        except (RedisError, OSError) as error:
+        except (RedisError, OSError, RuntimeError) as error:
+            # RuntimeError: uvloop's word for a connection the server closed meanwhile.
             logger.debug("rejection not counted (%s/%s): %s", service, reason, error)
 
     async def read(self, services: Iterable[str], days: int) -> dict[str, dict[str, int]]:
         """Totals per service and reason over the last `days` UTC days (today included)."""
-        now = self._clock()
+        now = self._clock()  # HGETALL only reads: safe to re-send
         wanted = [
             (service, keys.rejections(service, _day(now - back * 86400)))
             for service in services

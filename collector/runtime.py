@@ -153,7 +153,7 @@ _MINIMUM_REDIS_VERSION = (7, 0)
 async def _check_redis_version(redis: RedisClient) -> None:
     """Fail at start on a Redis too old for our commands; start anyway if it is down
     (ratings then get the 503 page until it answers)."""
-    try:
+    try:  # INFO only reads
         version = str((await redis.info("server"))["redis_version"])
     except (RedisError, OSError) as error:
         logger.warning(

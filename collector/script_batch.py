@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from collector.redis_clients import RedisClient
@@ -55,6 +56,11 @@ class ScriptBatch:
             replies = await self._execute(batch)
         except (RedisError, OSError) as error:
             replies = [error] * len(batch)
+        except Exception as error:
+            # uvloop reports a write to a connection the server closed meanwhile (while
+            # it restarts) as a RuntimeError. Still "Redis did not answer" to every
+            # caller: escaping here, it left their requests waiting for good.
+            replies = [RedisConnectionError(f"the connection failed: {error!r}")] * len(batch)
         for (_, _, future), reply in zip(batch, replies, strict=True):
             if future.done():  # the request was cancelled (its client went away)
                 continue
@@ -65,6 +71,8 @@ class ScriptBatch:
 
     async def _execute(self, batch: list[Call]) -> list[object]:
         replies = await self._pipeline(batch)
+        # NOSCRIPT means the call ran nothing, so it alone is sent again. Any other
+        # error reaches every caller of the batch, never re-sent (buffer.py says why).
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             # The server lost its script cache (a restart): those calls did nothing.

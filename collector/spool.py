@@ -174,6 +174,9 @@ class RatingSpool:
                 try:
                     await self.replay(buffer)
                 except ServiceUnavailable as error:
+                    # Part of the file may be in Redis already (a reply lost after the
+                    # script ran): the whole file is sent again, and the nonce check
+                    # drops what Redis has.
                     logger.debug("spool kept, Redis still does not answer: %s", error.detail)
                 except OSError as error:
                     logger.error("could not replay the spool: %s", error)
@@ -196,7 +199,8 @@ async def _send(buffer: RatingBuffer, spooled: SpooledRating) -> SubmitResult:
 
 
 async def _answers(redis: RedisClient) -> bool:
-    # Checked first so that a long outage does not seal a new file every second.
+    # Checked first so that a long outage does not seal a new file every second. PING
+    # changes nothing: the next round asks again.
     try:
         return bool(await redis.ping())
     except (RedisError, OSError):

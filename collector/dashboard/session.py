@@ -68,6 +68,8 @@ async def redeem_link(runtime: Runtime, token: str) -> AnalystClaims:
     if not claims.jti:
         raise Unauthorized("this is not a sign-in link")
     remaining = max(1, claims.exp - int(time.time()))
+    # Not re-sent: a second SET NX after a lost reply would call the link used. (Opened
+    # again after such an error, it is refused as used: the analyst asks for a new one.)
     try:
         first_use = await runtime.redis.set(
             keys.dashboard_link(claims.jti), b"1", nx=True, ex=remaining
@@ -91,7 +93,7 @@ async def current_claims(request: Request, runtime: Runtime) -> AnalystClaims:  
         raise SignInNeeded from None
     if not claims.jti:  # a cookie this dashboard did not write
         raise SignInNeeded
-    try:
+    try:  # EXISTS only reads
         ended = await runtime.redis.exists(keys.dashboard_session_ended(claims.jti))
     except (RedisError, OSError) as error:
         raise ServiceUnavailable(f"could not check the session just now ({error})") from None
@@ -111,7 +113,7 @@ async def end_session(request: Request, runtime: Runtime) -> None:  # type: igno
         return
     if claims.jti:
         remaining = max(1, claims.exp - int(time.time()))
-        try:
+        try:  # SET EX ends the session whether it runs once or twice; not re-sent
             await runtime.redis.set(keys.dashboard_session_ended(claims.jti), b"1", ex=remaining)
         except (RedisError, OSError) as error:
             raise ServiceUnavailable(f"could not end the session just now ({error})") from None
