@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from collector.auth import AnalystTokens
 from collector.buffer import RateLimit, RatingBuffer
 from collector.client_hash import ClientHasher
+from collector.errors import ServiceUnavailable
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
 from collector.impression_counter import ImpressionCounter
@@ -72,13 +74,18 @@ class Runtime:
         redis = hot_path_client(settings.redis_url, settings.redis_cluster)
         await _check_redis_version(redis)
         directory = widget_directory()
+        hasher = ClientHasher(redis)
+        # Now, so that views are deduplicated with the day's salt from the first one
+        # (collector/impression_counter.py); Redis down is said above.
+        with contextlib.suppress(ServiceUnavailable):
+            await hasher.load_salt()
         return cls(
             settings=settings,
             redis=redis,
             storage=storage,
             services=services,
             signer=FormTokenSigner(settings.secret, settings.form_token_max_age_seconds),
-            hasher=ClientHasher(redis),
+            hasher=hasher,
             buffer=RatingBuffer(
                 redis,
                 # A client may send its minute's worth at once (a kiosk after a queue);
@@ -101,7 +108,7 @@ class Runtime:
             transactions=TransactionTokenVerifier(keys),
             rejections=RejectionCounter(redis),
             proxies=TrustedProxies(settings.forwarded_allow_ips),
-            impressions=ImpressionCounter(redis),
+            impressions=ImpressionCounter(redis, hasher=hasher),
             tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
             spool=RatingSpool(settings.data_dir / SPOOL_DIRECTORY) if settings.spool else None,
         )

@@ -197,9 +197,11 @@ class WidgetApp:
         page = self._pages.blank_form(
             request.service, language, layout, channel, token, transaction
         )
-        # A view is a form shown to someone: HEAD shows nothing.
+        # A view is a form shown to someone: HEAD shows nothing. Once per client
+        # and a few minutes: its hash is computed here, with no Redis call.
         if request.method == "GET":
-            self._impressions.count(request.service.slug)
+            client = self._hasher.view_hash(request.client_address)
+            self._impressions.count(request.service.slug, client)
         await self._responses.page(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(
