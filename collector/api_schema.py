@@ -31,8 +31,11 @@ _ERRORS = {
     409: "it exists already",
     503: "Redis or storage did not answer; try again",
 }
-# Only operations that take a body (collector/api_guards.py).
-_BODY_ERRORS = {413: "the body is larger than 64 KB"}
+# Only operations that take a body (collector/api_guards.py, collector/plain_text.py).
+_BODY_ERRORS = {
+    413: "the body is larger than 64 KB",
+    422: "a text holds a control character, is empty or too long; `field` names it",
+}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 

@@ -109,14 +109,14 @@ class Runtime:
             rejections=RejectionCounter(redis),
             proxies=TrustedProxies(settings.forwarded_allow_ips),
             impressions=ImpressionCounter(redis, hasher=hasher),
-            tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
+            tenants=_displayable(await storage.list_tenants()),
             spool=RatingSpool(settings.data_dir / SPOOL_DIRECTORY) if settings.spool else None,
         )
 
     async def reload_services(self) -> set[str]:
         """Load services (and tenants) from storage again; pages of changed services are
         re-rendered."""
-        self.tenants = {tenant.id: tenant for tenant in await self.storage.list_tenants()}
+        self.tenants = _displayable(await self.storage.list_tenants())
         changed = self.services.replace(await self.storage.list_services())
         if changed:
             self.pages.forget(changed)
@@ -137,6 +137,11 @@ class Runtime:
             self.spool.close()
         await self.redis.aclose()
         await self.storage.close()
+
+
+def _displayable(tenants: list[Tenant]) -> dict[str, Tenant]:
+    """Tenants by id, their names as they may be shown: pages render from here."""
+    return {tenant.id: tenant.displayable() for tenant in tenants}
 
 
 async def _ensure_demo(storage: Storage) -> None:
