@@ -145,6 +145,7 @@ def create_widget(runtime: Runtime, impressions: ImpressionCounter | None = None
         impressions=impressions or runtime.impressions,
         spool=runtime.spool,
         minimum_fill_seconds=runtime.settings.minimum_fill_seconds,
+        body_timeout_seconds=runtime.settings.body_timeout_seconds,
     )
 
 

@@ -83,7 +83,9 @@ class WidgetApp:
         impressions: ImpressionCounter,
         spool: RatingSpool | None = None,
         minimum_fill_seconds: int = 0,
+        body_timeout_seconds: float = 15.0,
     ) -> None:
+        self._body_timeout_seconds = body_timeout_seconds
         self._spool = spool
         self._minimum_fill_seconds = minimum_fill_seconds
         self._proxies = proxies
@@ -209,7 +211,7 @@ class WidgetApp:
     ) -> None:
         body = b""
         try:
-            body = await read_form_body(request.headers, receive)
+            body = await read_form_body(request.headers, receive, self._body_timeout_seconds)
             await self._submit(request, scope, send, body)
         except CollectorError as error:
             # Only a refusal needs these: the accepted path does not parse the body twice.
