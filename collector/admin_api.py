@@ -96,6 +96,7 @@ async def save_tenant(
     claims = _admin(runtime, request)
     if claims.role != "platform":
         raise Forbidden("only a platform token creates or renames tenants")
+    data = data.cleaned()
     if data.time_zone is not None and not is_time_zone(data.time_zone):
         raise BadRequest(
             f"unknown time zone {data.time_zone[:64]!r}; use an IANA name such as Asia/Yerevan",
@@ -138,6 +139,7 @@ async def save_service(
     """201 when created, 200 when replaced. A slug is unique across tenants."""
     claims = _admin(runtime, request)
     _identifier(slug, "service slug")
+    data = data.cleaned()
     existing = runtime.services.get(slug)
     if existing is not None and not claims.may_manage(existing.tenant_id):
         raise Conflict(f"the slug {slug!r} is taken; choose another", field="slug")
@@ -220,7 +222,8 @@ async def rejections(
 ) -> RejectionReport:
     """Reasons: token_* (transaction tokens), form_token_* (replayed or forged forms),
     duplicate (a second rating of one form or transaction: thanked, not stored),
-    rate_limited, honeypot, bad_request, payload_too_large, and so on. Requests for
+    rate_limited, honeypot, bad_request, payload_too_large, view_flood and
+    view_overflow (widget views not counted), and so on. Requests for
     services that do not exist are counted under "-" (platform tokens only)."""
     claims = _admin(runtime, request)
     services = [

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import msgspec
 
+from collector import plain_text
 from collector.messages import Language
+from collector.plain_text import NAME_CHARACTERS
 from collector.services import Service, ServiceConfig
 from collector.signing_keys import Algorithm, SigningKey
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_CHARACTERS)]
 
 
 class TenantDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -20,6 +22,14 @@ class TenantDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # IANA zone whose days the tenant's figures use, e.g. "Asia/Yerevan". Omitted: kept
     # (UTC for a new tenant). A change rebuilds the tenant's rollups from raw ratings.
     time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+    def cleaned(self) -> TenantDefinition:
+        """Texts checked and normalised; Unprocessable (422) names the field."""
+        zone = self.time_zone
+        return TenantDefinition(
+            name=plain_text.clean(self.name, "name", maximum=NAME_CHARACTERS),
+            time_zone=None if zone is None else plain_text.clean(zone, "time_zone", maximum=64),
+        )
 
 
 class TenantView(msgspec.Struct, frozen=True):
@@ -37,6 +47,14 @@ class ServiceDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     config: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
     # Platform tokens say which tenant; a tenant admin's services are their tenant's.
     tenant: str | None = None
+
+    def cleaned(self) -> ServiceDefinition:
+        """Texts checked and normalised; Unprocessable (422) names the field."""
+        return msgspec.structs.replace(
+            self,
+            name=plain_text.clean(self.name, "name", maximum=NAME_CHARACTERS),
+            config=self.config.cleaned(),
+        )
 
 
 class ServiceView(msgspec.Struct, frozen=True, kw_only=True):

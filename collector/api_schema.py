@@ -31,10 +31,23 @@ _ERRORS = {
     409: "it exists already",
     503: "Redis or storage did not answer; try again",
 }
-ERROR_RESPONSES = {
-    status: ResponseSpec(ErrorBody, description=text, generate_examples=False)
-    for status, text in _ERRORS.items()
+# Only operations that take a body (collector/api_guards.py, collector/plain_text.py).
+_BODY_ERRORS = {
+    413: "the body is larger than 64 KB",
+    422: "a text holds a control character, is empty or too long; `field` names it",
 }
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _responses(texts: dict[int, str]) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(ErrorBody, description=text, generate_examples=False)
+        for status, text in texts.items()
+    }
+
+
+ERROR_RESPONSES = _responses(_ERRORS)
+BODY_ERROR_RESPONSES = _responses(_BODY_ERRORS)
 
 
 class ApiSchema(ReceiveRoutePlugin):
@@ -47,5 +60,8 @@ class ApiSchema(ReceiveRoutePlugin):
             return
         for handler in getattr(route, "route_handlers", ()):
             if isinstance(handler, HTTPRouteHandler):
-                handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+                errors = ERROR_RESPONSES
+                if handler.http_methods & _BODY_METHODS:
+                    errors = {**ERROR_RESPONSES, **BODY_ERROR_RESPONSES}
+                handler.responses = {**errors, **(handler.responses or {})}
                 handler.security = handler.security or [{"bearer": []}]

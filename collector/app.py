@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Litestar, MediaType, Request, Response
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
@@ -23,6 +24,7 @@ from collector import (
     health,
     open_data,
 )
+from collector.api_guards import MAXIMUM_BODY_BYTES, authenticate_first
 from collector.errors import CollectorError
 from collector.header_limits import header_problem, refuse_oversized
 from collector.impression_counter import ImpressionCounter
@@ -104,6 +106,10 @@ def create_litestar(runtime: Runtime) -> Litestar:
             *open_data.ROUTES,
         ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
+        # For the guard, which runs before dependencies are resolved.
+        state=State({"runtime": runtime}),
+        guards=[authenticate_first],
+        request_max_body_size=MAXIMUM_BODY_BYTES,
         exception_handlers={
             CollectorError: _collector_error,
             HTTPException: _http_error,
@@ -140,6 +146,7 @@ def create_widget(runtime: Runtime, impressions: ImpressionCounter | None = None
         spool=runtime.spool,
         clock=runtime.clock,
         minimum_fill_seconds=runtime.settings.minimum_fill_seconds,
+        body_timeout_seconds=runtime.settings.body_timeout_seconds,
     )
 
 

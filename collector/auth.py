@@ -3,7 +3,8 @@
 Roles: analyst (reads the tenant's figures), admin (also manages the tenant's services
 and signing keys), platform (the operator: every tenant, and creates tenants; its
 tenant claim is "*"). HS256 only (the algorithm is pinned, so alg=none and
-key-confusion tokens fail), with exp, iat, iss, aud, sub, tenant and role all required.
+key-confusion tokens fail), with exp, iat, iss, aud, sub, tenant and role all required,
+and in the strict compact form only (collector/compact_jws.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 import jwt
 import msgspec
 
+from collector.compact_jws import is_compact_jws
 from collector.errors import Unauthorized
 
 ISSUER = "civic-feedback"
@@ -28,6 +30,8 @@ _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tenant", "role"]
 Role = Literal["analyst", "admin", "platform"]
 ROLES: tuple[str, ...] = ("analyst", "admin", "platform")
 PLATFORM_TENANT = "*"
+# Ours are about 250 characters; a longer value is not worth verifying.
+MAXIMUM_TOKEN_CHARACTERS = 4096
 
 
 class AnalystClaims(msgspec.Struct, frozen=True):
@@ -81,6 +85,10 @@ class AnalystTokens:
 
     def verify(self, token: str, audience: str = AUDIENCE) -> AnalystClaims:
         """Return the token's claims, or raise Unauthorized saying why not."""
+        if not is_compact_jws(token, MAXIMUM_TOKEN_CHARACTERS):
+            raise Unauthorized(
+                "invalid token: not a compact JWT (three base64url parts, no padding)"
+            )
         try:
             claims = jwt.decode(
                 token,

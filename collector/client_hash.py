@@ -37,14 +37,28 @@ class ClientHasher:
         self._redis = redis
         self._day = ""
         self._salt = b""
+        # Only for views counted before this process first had the day's salt: never
+        # stored, so those hashes link to nothing once the process ends.
+        self._own_salt = os.urandom(_SALT_BYTES)
 
     async def hash(self, address: str, now: float | None = None) -> str:
+        await self.load_salt(now)
+        return hashlib.blake2b(address.encode(), key=self._salt, digest_size=12).hexdigest()
+
+    async def load_salt(self, now: float | None = None) -> None:
+        """Fetch the day's salt unless this process has it (one Redis call a day)."""
         moment = time.time() if now is None else now
         day = time.strftime("%Y-%m-%d", time.gmtime(moment))
         if day != self._day:
             self._salt = await self._load_salt(day, moment)
             self._day = day
-        return hashlib.blake2b(address.encode(), key=self._salt, digest_size=12).hexdigest()
+
+    def view_hash(self, address: str) -> str:
+        """The client's hash without waiting on Redis, for counting widget views once
+        per client: with the last salt fetched (the impression counter fetches each
+        day's), or this process's own salt before the first fetch."""
+        salt = self._salt or self._own_salt
+        return hashlib.blake2b(address.encode(), key=salt, digest_size=12).hexdigest()
 
     async def _load_salt(self, day: str, moment: float) -> bytes:
         candidate = os.urandom(_SALT_BYTES)

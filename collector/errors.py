@@ -82,6 +82,14 @@ class UnsupportedMediaType(CollectorError):
     reason = "unsupported_media_type"
 
 
+class Unprocessable(CollectorError):
+    """Well-formed, but a value is not acceptable (a control character in a name)."""
+
+    status_code = 422
+    page_message = "error_bad_request"
+    reason = "unprocessable"
+
+
 class TooManyRequests(CollectorError):
     status_code = 429
     page_message = "error_rate_limited"

@@ -6,7 +6,8 @@ metrics, and the nonce, transaction and rate-limit keys of the ratings it takes,
 under the hash tag `{ratings-i}`, so the submit script and the flusher's acknowledgement
 each touch one slot. Shard 0 keeps the tag `{ratings}` of the unsharded layout, so one
 shard is exactly the old key layout. The other keys (impressions, rejections, salts)
-keep `{ratings}` too: RENAME works between the impression keys.
+keep `{ratings}` too: RENAME works between the impression keys, and one script
+adds views and counts refused ones.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def client_rate(service: str, client_hash: str, shard: int = 0) -> str:
 def service_rate(service: str, shard: int = 0) -> str:
     """A service's rate limit over all its clients, per shard."""
     return f"cf:{shard_tag(shard)}:service-rate:{service}"
+
+
+def view(service: str, client_hash: str) -> str:
+    """Marks a client's view of a service as counted, for a few minutes
+    (collector/impression_counter.py); in the impressions' slot."""
+    return f"cf:{_TAG}:view:{service}:{client_hash}"
 
 
 def rejections(service: str, day: str) -> str:

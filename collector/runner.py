@@ -43,6 +43,7 @@ from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
+from collector.slow_clients import deadline_protocol
 from collector.snippet import iframe_snippet, widget_url
 from collector.storage import Storage, StorageError, open_storage
 from collector.supervisor import Supervisor
@@ -153,7 +154,7 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
         if embedded:
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         reloading = asyncio.create_task(_reload_configuration_periodically(runtime))
-        server = uvicorn.Server(_server_config(settings, create_app(runtime)))
+        server = uvicorn.Server(_server_config(settings, create_app(runtime), runtime))
         global _serving
         _serving = server  # from here on a stop signal shuts the server down gracefully
         print_banner(settings, runtime, out)
@@ -231,13 +232,20 @@ async def _migrate(settings: Settings) -> None:
         await storage.close()
 
 
-def _server_config(settings: Settings, app: object = None) -> uvicorn.Config:
+def _server_config(
+    settings: Settings, app: object = None, runtime: Runtime | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]  # None only to bind the socket
         host=settings.host,
         port=settings.port,
         loop="none",
-        http="httptools",
+        # httptools, with deadlines for slow headers and bodies (slowloris).
+        http=deadline_protocol(
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            runtime.rejections if runtime else None,
+        ),
         lifespan="on",
         access_log=False,  # an access log would write client IP addresses
         # The widget reads X-Forwarded-For itself (collector/forwarded.py): uvicorn's

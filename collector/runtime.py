@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from collector.auth import AnalystTokens
 from collector.buffer import RateLimit, RatingBuffer
 from collector.client_hash import ClientHasher
 from collector.clock import Clock, wall_clock
+from collector.errors import ServiceUnavailable
 from collector.form_token import CLOCK_SKEW_SECONDS, FormTokenSigner
 from collector.forwarded import TrustedProxies
 from collector.impression_counter import ImpressionCounter
@@ -75,13 +77,18 @@ class Runtime:
         redis = hot_path_client(settings.redis_url, settings.redis_cluster)
         await _check_redis_version(redis)
         directory = widget_directory()
+        hasher = ClientHasher(redis)
+        # Now, so that views are deduplicated with the day's salt from the first one
+        # (collector/impression_counter.py); Redis down is said above.
+        with contextlib.suppress(ServiceUnavailable):
+            await hasher.load_salt()
         return cls(
             settings=settings,
             redis=redis,
             storage=storage,
             services=services,
             signer=FormTokenSigner(settings.secret, settings.form_token_max_age_seconds),
-            hasher=ClientHasher(redis),
+            hasher=hasher,
             buffer=RatingBuffer(
                 redis,
                 # A client may send its minute's worth at once (a kiosk after a queue);
@@ -104,8 +111,8 @@ class Runtime:
             transactions=TransactionTokenVerifier(keys),
             rejections=RejectionCounter(redis, clock),
             proxies=TrustedProxies(settings.forwarded_allow_ips),
-            impressions=ImpressionCounter(redis, clock=clock),
-            tenants={tenant.id: tenant for tenant in await storage.list_tenants()},
+            impressions=ImpressionCounter(redis, hasher=hasher, clock=clock),
+            tenants=_displayable(await storage.list_tenants()),
             spool=RatingSpool(settings.data_dir / SPOOL_DIRECTORY) if settings.spool else None,
             clock=clock,
         )
@@ -113,7 +120,7 @@ class Runtime:
     async def reload_services(self) -> set[str]:
         """Load services (and tenants) from storage again; pages of changed services are
         re-rendered."""
-        self.tenants = {tenant.id: tenant for tenant in await self.storage.list_tenants()}
+        self.tenants = _displayable(await self.storage.list_tenants())
         changed = self.services.replace(await self.storage.list_services())
         if changed:
             self.pages.forget(changed)
@@ -134,6 +141,11 @@ class Runtime:
             self.spool.close()
         await self.redis.aclose()
         await self.storage.close()
+
+
+def _displayable(tenants: list[Tenant]) -> dict[str, Tenant]:
+    """Tenants by id, their names as they may be shown: pages render from here."""
+    return {tenant.id: tenant.displayable() for tenant in tenants}
 
 
 async def _ensure_demo(storage: Storage) -> None:

@@ -1,7 +1,8 @@
 """`collector tenant add` and `collector service add|update|list|show`.
 
 They write to storage; a running `collector serve` picks the change up within
-CONFIGURATION_RELOAD_SECONDS. Every value is validated before anything is written.
+CONFIGURATION_RELOAD_SECONDS. Every value is validated before anything is written;
+texts as the admin API does (collector/plain_text.py), a problem naming the option.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from typing import TextIO
 
 import msgspec
 
+from collector import plain_text
+from collector.errors import Unprocessable
 from collector.local_days import is_time_zone
 from collector.messages import SUPPORTED_LANGUAGES
+from collector.plain_text import NAME_CHARACTERS
 from collector.services import CONFIG_DECODER, Service, ServiceConfig
 from collector.settings import Settings
 from collector.storage import RecordRejected, Storage, open_storage
 
-_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class CommandError(Exception):
@@ -69,11 +73,13 @@ async def _run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -
         await storage.migrate()
         if arguments.command == "tenant":
             _check_identifier(arguments.tenant_id, "tenant id")
-            if arguments.time_zone and not is_time_zone(arguments.time_zone):
-                raise CommandError(f"unknown time zone {arguments.time_zone!r}")
-            await storage.save_tenant(arguments.tenant_id, arguments.name)
-            if arguments.time_zone:
-                await storage.set_tenant_time_zone(arguments.tenant_id, arguments.time_zone)
+            name = _text(arguments.name, "--name", NAME_CHARACTERS)
+            zone = arguments.time_zone and _text(arguments.time_zone, "--time-zone", 64)
+            if zone and not is_time_zone(zone):
+                raise CommandError(f"--time-zone: unknown time zone {zone!r}")
+            await storage.save_tenant(arguments.tenant_id, name)
+            if zone:
+                await storage.set_tenant_time_zone(arguments.tenant_id, zone)
             print(f"tenant {arguments.tenant_id} saved", file=out)
         elif arguments.action in ("add", "update"):
             await _save_service(storage, arguments, out)
@@ -111,7 +117,8 @@ async def _save_service(storage: Storage, arguments: argparse.Namespace, out: Te
         if arguments.slug in existing:
             raise CommandError(f"service {arguments.slug!r} exists: use `service update`")
         _check_identifier(arguments.tenant, "tenant id")
-        service = Service(slug=arguments.slug, tenant_id=arguments.tenant, name=arguments.name)
+        name = _text(arguments.name, "--name", NAME_CHARACTERS)
+        service = Service(slug=arguments.slug, tenant_id=arguments.tenant, name=name)
     elif arguments.slug in existing:
         service = existing[arguments.slug]
         if arguments.tenant and arguments.tenant != service.tenant_id:
@@ -119,7 +126,7 @@ async def _save_service(storage: Storage, arguments: argparse.Namespace, out: Te
     else:
         raise CommandError(f"no service {arguments.slug!r}: use `service add`")
     if arguments.name:
-        service = replace_field(service, name=arguments.name)
+        service = replace_field(service, name=_text(arguments.name, "--name", NAME_CHARACTERS))
     if arguments.default_language:
         service = replace_field(service, default_language=arguments.default_language)
     if arguments.config:
@@ -145,11 +152,21 @@ def _read_config(source: str) -> ServiceConfig:
     except OSError as error:
         raise CommandError(f"cannot read {source}: {error.strerror}") from None
     try:
-        return CONFIG_DECODER.decode(raw)
+        return CONFIG_DECODER.decode(raw).cleaned(prefix=f"--config {source}: ")
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise CommandError(f"invalid configuration in {source}: {error}") from None
+    except Unprocessable as error:
+        raise CommandError(error.detail) from None
+
+
+def _text(value: str, option: str, maximum: int) -> str:
+    """An option's text checked and normalised as the admin API does."""
+    try:
+        return plain_text.clean(value, option, maximum=maximum)
+    except Unprocessable as error:
+        raise CommandError(error.detail) from None
 
 
 def _check_identifier(value: str, what: str) -> None:
-    if not _IDENTIFIER.match(value):
+    if not _IDENTIFIER.fullmatch(value):
         raise CommandError(f"{what} {value!r}: use 1 to 63 lower-case letters, digits and hyphens")

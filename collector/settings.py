@@ -68,6 +68,12 @@ class Settings:
     # Default: on with the embedded Redis (one machine, one disk), off with REDIS_URL.
     spool: bool = True
     form_token_max_age_seconds: int = 12 * 3600
+    # A client still sending its request headers this long after it connected (or
+    # began the request) is holding the connection on purpose (slowloris); closed.
+    header_timeout_seconds: float = 10.0
+    # A request body still arriving this long after its headers: the widget answers
+    # its 408 page, any other route a plain 408 a second later (collector/slow_clients.py).
+    body_timeout_seconds: float = 15.0
     flush_batch_size: int = 1000
     flush_block_milliseconds: int = 2000
     flush_max_deliveries: int = 5
@@ -129,6 +135,12 @@ class Settings:
             spool=reader.boolean("COLLECTOR_SPOOL", not env.get("REDIS_URL", "").strip()),
             form_token_max_age_seconds=reader.integer(
                 "COLLECTOR_FORM_TOKEN_MAX_AGE", defaults.form_token_max_age_seconds, 60, 7 * 86400
+            ),
+            header_timeout_seconds=reader.seconds(
+                "COLLECTOR_HEADER_TIMEOUT_SECONDS", defaults.header_timeout_seconds, 0.1, 600
+            ),
+            body_timeout_seconds=reader.seconds(
+                "COLLECTOR_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds, 0.1, 600
             ),
             flush_batch_size=reader.integer(
                 "FLUSH_BATCH_SIZE", defaults.flush_batch_size, 1, 10_000
@@ -207,6 +219,15 @@ class _Reader:
             value = int(raw)
             if not low <= value <= high:
                 raise ValueError(f"must be between {low} and {high}")
+            return value
+
+        return self._parse(name, default, parse)
+
+    def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        def parse(raw: str) -> float:
+            value = float(raw)
+            if not low <= value <= high:  # also refuses nan
+                raise ValueError(f"must be between {low:g} and {high:g} seconds")
             return value
 
         return self._parse(name, default, parse)

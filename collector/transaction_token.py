@@ -10,12 +10,12 @@ refusal has a reason, so a portal team can see what their tokens get wrong.
 from __future__ import annotations
 
 import enum
-import re
 from typing import Annotated
 
 import jwt
 import msgspec
 
+from collector.compact_jws import is_compact_jws
 from collector.errors import Forbidden
 from collector.messages import Channel
 from collector.services import Service
@@ -27,7 +27,6 @@ AUDIENCE = "civic-feedback:widget"
 MAXIMUM_LIFETIME_SECONDS = 30 * 86400
 LEEWAY_SECONDS = 60
 MAXIMUM_TOKEN_CHARACTERS = 4096
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _REQUIRED_CLAIMS = ["iss", "aud", "svc", "txn", "iat", "exp", "jti"]
 
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
@@ -104,7 +103,7 @@ class TransactionTokenVerifier:
 
     def verify(self, token: str, service: Service) -> TransactionClaims:
         """The token's claims, or TransactionTokenError with the reason."""
-        if len(token) > MAXIMUM_TOKEN_CHARACTERS or not _COMPACT_JWS.fullmatch(token):
+        if not is_compact_jws(token, MAXIMUM_TOKEN_CHARACTERS):
             # Base64 decoding skips stray characters, so without this a token with
             # junk in its signature part would still verify.
             raise TransactionTokenError(TokenRefusal.MALFORMED, "not a compact JWT")

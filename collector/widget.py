@@ -85,8 +85,10 @@ class WidgetApp:
         spool: RatingSpool | None = None,
         minimum_fill_seconds: int = 0,
         clock: Clock = wall_clock,
+        body_timeout_seconds: float = 15.0,
     ) -> None:
         self._clock = clock
+        self._body_timeout_seconds = body_timeout_seconds
         self._spool = spool
         self._minimum_fill_seconds = minimum_fill_seconds
         self._proxies = proxies
@@ -200,9 +202,11 @@ class WidgetApp:
         page = self._pages.blank_form(
             request.service, language, layout, channel, token, transaction
         )
-        # A view is a form shown to someone: HEAD shows nothing.
+        # A view is a form shown to someone: HEAD shows nothing. Once per client
+        # and a few minutes: its hash is computed here, with no Redis call.
         if request.method == "GET":
-            self._impressions.count(request.service.slug)
+            client = self._hasher.view_hash(request.client_address)
+            self._impressions.count(request.service.slug, client)
         await self._responses.page(send, scope, 200, page, service=request.service)
 
     async def _submit_with_error_pages(
@@ -210,7 +214,7 @@ class WidgetApp:
     ) -> None:
         body = b""
         try:
-            body = await read_form_body(request.headers, receive)
+            body = await read_form_body(request.headers, receive, self._body_timeout_seconds)
             await self._submit(request, scope, send, body)
         except CollectorError as error:
             # Only a refusal needs these: the accepted path does not parse the body twice.

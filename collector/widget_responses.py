@@ -21,14 +21,15 @@ class WidgetResponses:
     """Sends the widget's responses; keeps each page's policy once built."""
 
     def __init__(self) -> None:
-        self._policies: dict[str, bytes] = {}
+        self._policies: dict[tuple[str, tuple[str, ...] | None], bytes] = {}
 
     def policy(self, style_source: str, service: Service | None) -> bytes:
         """The page's CSP; frame-ancestors: the service's origins, 'none' if unknown."""
-        ancestors = service.config.frame_ancestors if service else "'none'"
-        key = f"{style_source} {ancestors}"
+        # Keyed by the origins as stored: frame_ancestors checks each, once per policy.
+        key = (style_source, service.config.allowed_origins if service else None)
         policy = self._policies.get(key)
         if policy is None:
+            ancestors = service.config.frame_ancestors if service else "'none'"
             policy = self._policies[key] = (
                 "default-src 'none'; "
                 f"style-src {style_source}; "

@@ -3,6 +3,7 @@ what Redis holds."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, cast
 
 import httpx
@@ -17,6 +18,12 @@ from tests.helpers import DAY_ONE
 NOON = DAY_ONE // 1000 + 12 * 3600  # 2026-01-01T12:00:00Z in seconds
 NOON_QUARTER = NOON * 1000
 QUARTER = 900_000
+_viewers = itertools.count(1)
+
+
+def viewer() -> str:
+    """A client hash not seen before: each call is another client's view."""
+    return f"viewer-{next(_viewers)}"
 
 
 class Clock:
@@ -29,10 +36,13 @@ class Clock:
         return self.seconds
 
 
-def counting_widget(runtime: Runtime, counter: ImpressionCounter) -> httpx.AsyncClient:
-    """A client of the widget (/w/...) built as create_app builds it, counting views."""
+def counting_widget(
+    runtime: Runtime, counter: ImpressionCounter, address: str = "203.0.113.7"
+) -> httpx.AsyncClient:
+    """A client of the widget (/w/...) built as create_app builds it, counting views,
+    from one address."""
     widget = create_widget(runtime, counter)
-    transport = httpx.ASGITransport(app=cast(Any, widget), client=("203.0.113.7", 40000))
+    transport = httpx.ASGITransport(app=cast(Any, widget), client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://collector.test")
 
 

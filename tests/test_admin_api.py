@@ -180,3 +180,63 @@ async def test_rejection_counters_per_tenant(city: Runtime, client: httpx.AsyncC
 async def test_the_admin_api_is_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert {"/api/v1/admin/keys", "/api/v1/admin/services/{slug}"} <= paths.keys()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("services/x", {"name": "A\u0000B"}, "name"),
+        ("services/x", {"name": " \u202e "}, "name"),
+        ("services/x", {"name": "X", "config": {"names": {"ru": "\x1b[31m"}}}, "config.names.ru"),
+        (
+            "services/x",
+            {
+                "name": "X",
+                "config": {
+                    "questions": ["resolved"],
+                    "question_texts": {"en": {"resolved": "Q\u0085"}},
+                },
+            },
+            "config.question_texts.en.resolved",
+        ),
+        ("services/x", {"name": "X", "config": {"agency": "Tax\u2028office"}}, "config.agency"),
+        ("services/x", {"name": "X", "config": {"names": {"en": "   "}}}, "config.names.en"),
+        ("tenants/tax", {"name": "Tax\u0000office"}, "name"),
+        ("tenants/tax", {"name": "Tax", "time_zone": "Asia/Yerevan\u0000"}, "time_zone"),
+    ],
+)
+async def test_texts_with_control_characters_are_422_naming_the_field(
+    runtime: Runtime, client: httpx.AsyncClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    platform = bearer(runtime, "platform", "*")
+    body = body | ({"tenant": "demo"} if path.startswith("services") else {})
+    response = await client.put(f"{ADMIN}/{path}", json=body, headers=platform)
+    assert (response.status_code, response.json()["field"]) == (422, field), response.text
+    assert response.json()["detail"].startswith(f"{field}: ")
+    assert runtime.services.get("x") is None
+    assert "tax" not in runtime.tenants
+
+
+async def test_texts_are_stored_normalised(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    body = {
+        "name": "  Cafe\u0301 permits\n",
+        "config": {
+            "names": {"ru": " Разрешения "},
+            "agency": " Mayor's office ",
+            "allowed_origins": ["https://e-gov.example.am\n"],
+        },
+    }
+    created = await client.put(f"{ADMIN}/services/cafe", json=body, headers=bearer(runtime))
+    assert created.status_code == 201, created.text
+    stored = await runtime.storage.list_services()
+    cafe = next(service for service in stored if service.slug == "cafe")
+    assert (cafe.name, cafe.config.names, cafe.config.agency) == (
+        "Caf\u00e9 permits",
+        {"ru": "Разрешения"},
+        "Mayor's office",
+    )
+    assert cafe.config.allowed_origins == ("https://e-gov.example.am",)
+    framed = await client.get("/w/cafe")
+    assert framed.headers["content-security-policy"].endswith(
+        "frame-ancestors https://e-gov.example.am"
+    )

@@ -15,7 +15,15 @@ from collector.impression_counter import ImpressionCounter
 from collector.redis_clients import hot_path_client
 from collector.runtime import Runtime
 from tests.helpers import eventually, form_token
-from tests.impressions import NOON, NOON_QUARTER, QUARTER, Clock, counting_widget, live_views
+from tests.impressions import (
+    NOON,
+    NOON_QUARTER,
+    QUARTER,
+    Clock,
+    counting_widget,
+    live_views,
+    viewer,
+)
 
 SERVICE = "demo-passport"
 
@@ -24,11 +32,11 @@ async def test_views_are_counted_per_service_and_quarter_hour(runtime: Runtime) 
     clock = Clock()
     counter = ImpressionCounter(runtime.redis, clock=clock)
     for service in ("a", "a", "b"):
-        counter.count(service)
+        counter.count(service, viewer())
     clock.seconds = NOON + 899.9  # still the same quarter hour
-    counter.count("a")
+    counter.count("a", viewer())
     clock.seconds = NOON + 900
-    counter.count("a")
+    counter.count("a", viewer())
     assert counter.waiting() == {
         ("a", NOON_QUARTER): 3,
         ("b", NOON_QUARTER): 1,
@@ -43,7 +51,7 @@ async def test_views_are_counted_per_service_and_quarter_hour(runtime: Runtime) 
         f"a|{NOON_QUARTER + QUARTER}": 1,
     }
     clock.seconds = NOON
-    counter.count("b")
+    counter.count("b", viewer())
     assert await counter.push()  # adds to what is there
     assert (await live_views(runtime.redis))[f"b|{NOON_QUARTER}"] == 2
     assert await counter.push()  # nothing counted: nothing sent
@@ -54,7 +62,7 @@ async def test_a_push_is_one_script_of_increments(runtime: Runtime) -> None:
     """One script, all fields or none, and on a Redis Cluster too (no MULTI)."""
     counter = ImpressionCounter(runtime.redis, clock=Clock())
     for service in ("a", "b", "c", "a"):
-        counter.count(service)
+        counter.count(service, viewer())
     await runtime.redis.script_flush()  # the first push loads the script: counted below
     await runtime.redis.config_resetstat()
     assert await counter.push()
@@ -62,8 +70,15 @@ async def test_a_push_is_one_script_of_increments(runtime: Runtime) -> None:
         name.removeprefix("cmdstat_"): int(stats["calls"])
         for name, stats in (await runtime.redis.info("commandstats")).items()
     }
-    # EVALSHA twice: NOSCRIPT, then after SCRIPT LOAD the run that made the 3 HINCRBYs.
-    assert calls == {"config|resetstat": 1, "script|load": 1, "evalsha": 2, "hincrby": 3}
+    # EVALSHA twice: NOSCRIPT, then after SCRIPT LOAD the run that made the 3 HINCRBYs,
+    # after a SET NX per (service, client) pair.
+    assert calls == {
+        "config|resetstat": 1,
+        "script|load": 1,
+        "evalsha": 2,
+        "set": 4,
+        "hincrby": 3,
+    }
 
 
 async def test_views_wait_through_a_redis_outage(
@@ -72,13 +87,13 @@ async def test_views_wait_through_a_redis_outage(
     redis = hot_path_client(private_redis.url)
     counter = ImpressionCounter(redis, clock=Clock())
     try:
-        counter.count("a")
-        counter.count("a")
+        counter.count("a", viewer())
+        counter.count("a", viewer())
         private_redis.stop()
         with caplog.at_level(logging.WARNING, logger="collector.impression_counter"):
             assert not await counter.push()
-            counter.count("a")
-            counter.count("b")
+            counter.count("a", viewer())
+            counter.count("b", viewer())
             assert not await counter.push()
         assert counter.waiting() == {("a", NOON_QUARTER): 3, ("b", NOON_QUARTER): 1}
         warnings = [r.message for r in caplog.records if r.name == "collector.impression_counter"]
@@ -99,12 +114,12 @@ async def test_kept_views_are_bounded_oldest_dropped_first(
 ) -> None:
     nobody_listens = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", protocol=3)
     clock = Clock()
-    counter = ImpressionCounter(nobody_listens, maximum_fields=3, clock=clock)
+    counter = ImpressionCounter(nobody_listens, maximum_views=4, clock=clock)
     try:
         for quarter in range(5):
             clock.seconds = NOON + quarter * 900
-            counter.count("a")
-        counter.count("a")  # a second view in the newest quarter
+            counter.count("a", viewer())
+        counter.count("a", viewer())  # a second view in the newest quarter
         with caplog.at_level(logging.WARNING, logger="collector.impression_counter"):
             assert not await counter.push()
             assert counter.waiting() == {
@@ -114,7 +129,7 @@ async def test_kept_views_are_bounded_oldest_dropped_first(
             }
             assert counter.dropped == 2
             clock.seconds = NOON + 5 * 900
-            counter.count("a")
+            counter.count("a", viewer())
             assert not await counter.push()
         assert counter.waiting() == {
             ("a", NOON_QUARTER + 3 * QUARTER): 1,
@@ -131,7 +146,7 @@ async def test_kept_views_are_bounded_oldest_dropped_first(
 async def test_run_pushes_every_interval_and_once_more_on_stop(runtime: Runtime) -> None:
     counter = ImpressionCounter(runtime.redis, push_interval_seconds=0.01, clock=Clock())
     task = asyncio.create_task(counter.run())
-    counter.count("a")
+    counter.count("a", viewer())
 
     async def pushed() -> bool:
         return await live_views(runtime.redis) == {f"a|{NOON_QUARTER}": 1}
@@ -143,8 +158,8 @@ async def test_run_pushes_every_interval_and_once_more_on_stop(runtime: Runtime)
     # Counted after the last periodic push: stop() pushes it.
     rarely = ImpressionCounter(runtime.redis, push_interval_seconds=3600, clock=Clock())
     task = asyncio.create_task(rarely.run())
-    rarely.count("a")
-    rarely.count("b")
+    rarely.count("a", viewer())
+    rarely.count("b", viewer())
     rarely.stop()
     await task
     assert await live_views(runtime.redis) == {f"a|{NOON_QUARTER}": 2, f"b|{NOON_QUARTER}": 1}
@@ -152,9 +167,12 @@ async def test_run_pushes_every_interval_and_once_more_on_stop(runtime: Runtime)
 
 async def test_the_widget_counts_each_form_shown_and_nothing_else(runtime: Runtime) -> None:
     counter = ImpressionCounter(runtime.redis, clock=Clock())
-    async with counting_widget(runtime, counter) as client:
+    async with (
+        counting_widget(runtime, counter) as client,
+        counting_widget(runtime, counter, "198.51.100.9") as another_client,
+    ):
         first = await client.get(f"/w/{SERVICE}")
-        second = await client.get(f"/w/{SERVICE}?lang=ru&layout=compact")
+        second = await another_client.get(f"/w/{SERVICE}?lang=ru&layout=compact")
         assert first.status_code == second.status_code == 200
         assert counter.waiting() == {(SERVICE, NOON_QUARTER): 2}
 

@@ -21,7 +21,7 @@ from collector.runtime import Runtime
 from collector.storage import StorageUnavailable
 from collector.storage.sqlite import SqliteStorage, sqlite_path
 from tests.helpers import eventually
-from tests.impressions import NOON_QUARTER, QUARTER, Clock, counting_widget, live_views
+from tests.impressions import NOON_QUARTER, QUARTER, Clock, counting_widget, live_views, viewer
 
 SERVICE = "demo-passport"
 FIRST_DAY = date(2026, 1, 1)
@@ -82,8 +82,8 @@ async def test_shown_forms_reach_the_summary_once(
     runtime: Runtime, impression_flusher: ImpressionFlusher
 ) -> None:
     counter = ImpressionCounter(runtime.redis, clock=Clock())
-    async with counting_widget(runtime, counter) as client:
-        for _ in range(3):
+    for address in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        async with counting_widget(runtime, counter, address) as client:
             assert (await client.get(f"/w/{SERVICE}")).status_code == 200
     assert await counter.push()
 
@@ -103,9 +103,9 @@ async def test_views_of_several_services_and_quarters_are_all_stored(
     clock = Clock()
     counter = ImpressionCounter(runtime.redis, clock=clock)
     for service in (SERVICE, SERVICE, "other"):
-        counter.count(service)
+        counter.count(service, viewer())
     clock.seconds += 900
-    counter.count(SERVICE)
+    counter.count(SERVICE, viewer())
     assert await counter.push()
     assert await impression_flusher.run_once() == 4
     assert await views(runtime) == 3

@@ -76,6 +76,34 @@ def test_add_list_show_update(data_dir: Path) -> None:
         (("service", "update", "ghost", "--name", "X"), None, "no service 'ghost'"),
         (("service", "show", "ghost"), None, "no service 'ghost'"),
         (("tenant", "add", "City Hall", "--name", "X"), None, "tenant id 'City Hall'"),
+        (("tenant", "add", "tax\n", "--name", "X"), None, "tenant id 'tax\\n'"),
+        (
+            ("tenant", "add", "tax", "--name", "Tax\x01office"),
+            None,
+            "--name: holds the control character U+0001 at position 4",
+        ),
+        (
+            # Bytes that are no UTF-8 reach Python as lone surrogates.
+            ("tenant", "add", "tax", "--name", "Tax \udcff"),
+            None,
+            "--name: holds the control character U+DCFF at position 5",
+        ),
+        (("tenant", "add", "tax", "--name", " \t "), None, "--name: must not be empty"),
+        (
+            ("service", "add", "x", "--tenant", "city-hall", "--name", "X\u202e"),
+            None,
+            "--name: holds the control character U+202E at position 2",
+        ),
+        (
+            ("service", "add", "x", "--tenant", "city-hall", "--name", "X", "--config", "-"),
+            '{"names": {"en": "A\\u0000B"}}',
+            "--config -: names.en: holds the control character U+0000 at position 2",
+        ),
+        (
+            ("service", "add", "x", "--tenant", "city-hall", "--name", "X", "--config", "-"),
+            '{"questions": ["easy"], "question_texts": {"ru": {"easy": "\\u0085"}}}',
+            "--config -: question_texts.ru.easy: holds the control character U+0085",
+        ),
     ],
 )
 def test_mistakes_are_explained_and_nothing_is_written(

@@ -63,6 +63,8 @@ PARSED = [
     ),
     ("public-url", "COLLECTOR_PUBLIC_URL", "https://x.gov", "public_url", "https://x.gov"),
     ("embedded-redis", "COLLECTOR_EMBEDDED_REDIS_PORT", "6390", "embedded_redis_port", 6390),
+    ("header-timeout", "COLLECTOR_HEADER_TIMEOUT_SECONDS", "2.5", "header_timeout_seconds", 2.5),
+    ("body-timeout", "COLLECTOR_BODY_TIMEOUT_SECONDS", "30", "body_timeout_seconds", 30.0),
 ]
 
 # (id, variable, raw value, reason after "VARIABLE='raw': ")
@@ -90,6 +92,24 @@ REFUSED = [
     ("claim-idle-fraction", "FLUSH_CLAIM_IDLE_SECONDS", "1.5", f"{NOT_AN_INTEGER} '1.5'"),
     ("fsync-no", "COLLECTOR_REDIS_APPENDFSYNC", "no", "must be one of always, everysec"),
     ("block-zero", "FLUSH_BLOCK_MILLISECONDS", "0", "must be between 10 and 60000"),
+    (
+        "header-timeout-0",
+        "COLLECTOR_HEADER_TIMEOUT_SECONDS",
+        "0",
+        "must be between 0.1 and 600 seconds",
+    ),
+    (
+        "body-timeout-nan",
+        "COLLECTOR_BODY_TIMEOUT_SECONDS",
+        "nan",
+        "must be between 0.1 and 600 seconds",
+    ),
+    (
+        "body-timeout-word",
+        "COLLECTOR_BODY_TIMEOUT_SECONDS",
+        "soon",
+        "could not convert string to float: 'soon'",
+    ),
 ]
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from collector import keys, widget_request
+from collector import keys
 from collector.app import create_app
 from collector.rejections import UNKNOWN_SERVICE
 from collector.runtime import Runtime
@@ -178,11 +178,8 @@ async def test_a_replayed_form_is_thanked_but_stored_once(
     assert await counted(guarded) == {"duplicate": 1}
 
 
-async def test_a_body_that_never_finishes_is_cut_off(
-    guarded: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(widget_request, "MAXIMUM_BODY_SECONDS", 0.2)
-    app = create_app(guarded)
+async def test_a_body_that_never_finishes_is_cut_off(guarded: Runtime) -> None:
+    app = create_app(replace(guarded, settings=replace(guarded.settings, body_timeout_seconds=0.2)))
     first_chunk = {"type": "http.request", "body": b"rating=4&tok", "more_body": True}
     delivered = [first_chunk]
     sent: list[dict[str, object]] = []

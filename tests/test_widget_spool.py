@@ -72,18 +72,24 @@ async def test_redis_down_still_thanks_and_nothing_is_lost(
 
 
 async def test_a_rating_without_the_days_salt_is_kept_without_a_client_hash(
-    citizen: httpx.AsyncClient, spooling: Runtime, private_redis: EmbeddedRedis
+    settings: Settings, private_redis: EmbeddedRedis
 ) -> None:
-    """Redis went down before this process ever fetched the salt: the address is not
-    kept in its place, the rating simply has no client hash."""
-    assert spooling.spool is not None
-    token = await fresh_token(citizen)
+    """Redis was down when this process started (which is when it fetches the salt)
+    and since: the address is not kept in its place, the rating has no client hash."""
     private_redis.stop()
-    assert (await post_rating(citizen, {"token": token, "rating": "4"})).status_code == 303
-    private_redis.start()
-    assert await spooling.spool.replay(spooling.buffer) == 1
-    (kept,) = await in_stream(spooling)
-    assert (kept.rating, kept.client_hash) == (4, "")
+    spooling = await Runtime.open(replace(settings, redis_url=private_redis.url, spool=True))
+    try:
+        assert spooling.spool is not None
+        transport = asgi_transport(spooling)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as citizen:
+            token = await fresh_token(citizen)
+            assert (await post_rating(citizen, {"token": token, "rating": "4"})).status_code == 303
+        private_redis.start()
+        assert await spooling.spool.replay(spooling.buffer) == 1
+        (kept,) = await in_stream(spooling)
+        assert (kept.rating, kept.client_hash) == (4, "")
+    finally:
+        await spooling.close()
 
 
 async def test_without_a_working_spool_the_citizen_is_told_it_was_not_saved(

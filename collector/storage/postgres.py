@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from collector.messages import StoredRating
-from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service, Tenant
+from collector.services import CONFIG_ENCODER, Service, Tenant
 from collector.signing_keys import SigningKey
 from collector.storage.base import RecordRejected, StorageError, StorageUnavailable
 from collector.storage.postgres_migrations import migrate
@@ -40,6 +40,7 @@ from collector.storage.postgres_rollups import (
     service_zones,
 )
 from collector.storage.rollup_rows import rating_values, with_local_days
+from collector.stored_config import decode_stored_config
 
 _MAXIMUM_CONNECTIONS = 4
 _DAY_MILLISECONDS = 86_400_000
@@ -206,9 +207,10 @@ class PostgresStorage(PostgresAnalytics, PostgresRetention):
                 tenant_id=str(row[1]),
                 name=str(row[2]),
                 default_language=str(row[3]),
-                config=CONFIG_DECODER.decode(str(row[4])),
+                config=config,
             )
             for row in rows
+            if (config := decode_stored_config(str(row[0]), str(row[4]))) is not None
         ]
 
     async def list_tenants(self) -> list[Tenant]:

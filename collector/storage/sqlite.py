@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from collector.messages import StoredRating
-from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service, Tenant
+from collector.services import CONFIG_ENCODER, Service, Tenant
 from collector.signing_keys import SigningKey
 from collector.storage.base import (
     RecordRejected,
@@ -33,6 +33,7 @@ from collector.storage.sqlite_rollups import (
     fill_incoming,
     service_zones,
 )
+from collector.stored_config import decode_stored_config
 
 T = TypeVar("T")
 
@@ -175,9 +176,10 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
                     tenant_id=row[1],
                     name=row[2],
                     default_language=row[3],
-                    config=CONFIG_DECODER.decode(row[4]),
+                    config=config,
                 )
                 for row in rows
+                if (config := decode_stored_config(row[0], row[4])) is not None
             ]
 
         return await self._run("reader", query)
