@@ -115,7 +115,9 @@ async def test_a_flood_from_many_addresses_is_bounded_in_memory(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     # 100 pairs in 4 scripts of up to 30, in one pipeline.
-    counter = ImpressionCounter(runtime.redis, maximum_views=100, pairs_per_script=30)
+    counter = ImpressionCounter(
+        runtime.redis, maximum_views=100, pairs_per_script=30, clock=runtime.clock
+    )
     for _ in range(1000):
         counter.count(SERVICE, viewer())
     assert sum(counter.waiting().values()) == 100
