@@ -13,7 +13,7 @@ from dataclasses import replace
 from collector import __version__, key_commands, privacy_commands, service_commands
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
 from collector.services import LAYOUTS, Service
-from collector.settings import Settings, SettingsError
+from collector.settings import Settings, SettingsError, shown_url
 from collector.snippet import iframe_snippet, token_note
 from collector.storage import open_storage
 
@@ -160,7 +160,8 @@ def _print_snippet(settings: Settings, slug: str, layout: str | None) -> int:
     service = asyncio.run(find())
     if service is None:
         print(
-            f"collector: no service {slug!r} in {settings.effective_database_url}", file=sys.stderr
+            f"collector: no service {slug!r} in {shown_url(settings.effective_database_url)}",
+            file=sys.stderr,
         )
         return 1
     note = token_note(service)

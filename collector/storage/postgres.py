@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from collector.messages import StoredRating
 from collector.services import CONFIG_DECODER, CONFIG_ENCODER, Service, Tenant
+from collector.settings import postgres_url_problem
 from collector.signing_keys import SigningKey
 from collector.storage.base import RecordRejected, StorageError, StorageUnavailable
 from collector.storage.postgres_migrations import migrate
@@ -74,10 +75,10 @@ class PostgresStorage(PostgresAnalytics, PostgresRetention):
         maximum_connections: int = _MAXIMUM_CONNECTIONS,
         wait_seconds: float = _WAIT_SECONDS,
     ) -> None:
-        try:
-            parameters = conninfo_to_dict(url)
-        except psycopg.ProgrammingError as error:
-            raise ValueError(f"DATABASE_URL: {error}") from None
+        problem = postgres_url_problem(url)
+        if problem:
+            raise ValueError(f"DATABASE_URL: {problem}")
+        parameters = conninfo_to_dict(url)
         options: dict[str, object] = {"autocommit": True}
         if "application_name" not in parameters:
             options["application_name"] = "civic-feedback"  # in pg_stat_activity
