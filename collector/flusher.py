@@ -89,7 +89,6 @@ def to_stored(event: RatingEvent) -> StoredRating:
         language=event.language,
         channel=event.channel,
         received_at=event.received_at,
-        client_hash=event.client_hash,
         device_class=device.device_class,
         os_family=device.os_family,
         browser_family=device.browser_family,

@@ -307,7 +307,6 @@ class WidgetApp:
             language=form.lang,
             channel=(claims.channel if claims else None) or form.channel,
             received_at=received_at,
-            client_hash=client_hash,
             user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
             answers=answers,
             transaction=claims.txn if claims else "",
@@ -320,7 +319,9 @@ class WidgetApp:
         try:
             if not client_hash:
                 raise ServiceUnavailable("no client salt: Redis did not answer")
-            result = await self._buffer.submit(event, token.nonce, remember)
+            result = await self._buffer.submit(
+                event, token.nonce, remember, client_hash=client_hash
+            )
         except ServiceUnavailable as error:
             if not await self._spooled(event, token.nonce, remember, error):
                 # The same token again: if the rating did reach Redis after all, sending

@@ -83,7 +83,7 @@ class CommentQuery:
 
 @dataclass(frozen=True, slots=True)
 class RatingRow:
-    """A stored rating as analysts may see it: no client hash."""
+    """A stored rating as analysts may see it."""
 
     id: str
     service: str

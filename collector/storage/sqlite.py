@@ -104,6 +104,11 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
             kibibytes = _WRITER_CACHE_KIBIBYTES if role == "writer" else _READER_CACHE_KIBIBYTES
             connection.execute(f"PRAGMA cache_size = -{kibibytes}")
             connection.execute("PRAGMA temp_store = MEMORY")
+            if role == "writer":
+                # What is deleted or overwritten (a dropped column, purged comments,
+                # erased ratings) is zeroed, not left readable in the file's free space.
+                # Some builds of SQLite do this by default, not all.
+                connection.execute("PRAGMA main.secure_delete = ON")
             self._connections[role] = connection
         return connection
 
