@@ -40,6 +40,7 @@ from collector.flusher import Flusher, default_consumer_name
 from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
+from collector.sealed_secrets import sealer_for
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
 from collector.snippet import iframe_snippet, widget_url
@@ -222,7 +223,7 @@ def _on_stop_signal(signal_number: int, frame: object) -> None:
 async def _migrate(settings: Settings) -> None:
     """Once, before workers start: SQLite refuses a switch to WAL while another
     connection holds a lock, so workers migrating together would fail."""
-    storage = open_storage(settings.effective_database_url)
+    storage = open_storage(settings.effective_database_url, sealer_for(settings))
     try:
         await storage.migrate()
     finally:

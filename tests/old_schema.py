@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 
 import psycopg
 
@@ -20,7 +21,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:///")
 
 
-async def write_old_database(url: str, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+async def write_old_database(url: str, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
     """Migrate an empty database to the old version, then run the statements (SQL with
     `?` placeholders) in one transaction."""
     if is_sqlite(url):

@@ -31,9 +31,9 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def migrate(connection: sqlite3.Connection, up_to: int | None = None) -> None:
+def migrate(connection: sqlite3.Connection, up_to: int | None = None) -> bool:
     """Apply the migrations not applied yet (up to version `up_to`, for tests of an
-    older schema); safe to run on every start."""
+    older schema); safe to run on every start. True if any was applied."""
     connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
@@ -61,7 +61,4 @@ def migrate(connection: sqlite3.Connection, up_to: int | None = None) -> None:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    if applied_now:
-        # A migration that rewrote rows left their old pages in the WAL file: copy the
-        # new ones into the database and empty the file.
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return applied_now
