@@ -8,8 +8,9 @@ context word). Left alone: dates, times, amounts, short numbers, URLs (an addres
 government page is not personal data) and digits glued to letters (codes such as
 "A12345678901"), except the two-letter passport series "AA1234567".
 
-Runs in the flusher for every comment, so patterns are compiled once and a comment with
-no "@" and no seven digits close together is returned untouched at once.
+Runs on the hot path for every comment (before the stream, the AOF or the spool hold it)
+and again in the flusher, so patterns are compiled once and a comment with no "@" and no
+seven digits close together is returned untouched at once.
 """
 
 # ruff: noqa: RUF001

@@ -39,6 +39,7 @@ from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEv
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field, refuse_unasked
+from collector.redaction import redact
 from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
 from collector.spool import RatingSpool
@@ -303,7 +304,9 @@ class WidgetApp:
             id=new_rating_id(),
             service=service.slug,
             rating=form.rating,
-            comment=form.comment,
+            # Before the stream, the AOF and the spool see it: 16 us for a typical
+            # comment with a phone in it, 150 us at the 1,000-character limit.
+            comment=redact(form.comment),
             language=form.lang,
             channel=(claims.channel if claims else None) or form.channel,
             received_at=received_at,

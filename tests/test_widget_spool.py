@@ -105,3 +105,16 @@ async def test_without_a_working_spool_the_citizen_is_told_it_was_not_saved(
     assert response.headers["retry-after"] == "5"
     private_redis.start()
     assert await in_stream(spooling) == []
+
+
+async def test_a_spooled_comment_is_redacted_on_disk(
+    citizen: httpx.AsyncClient, spooling: Runtime, private_redis: EmbeddedRedis
+) -> None:
+    assert spooling.spool is not None
+    token = await fresh_token(citizen)
+    private_redis.stop()
+    fields = {"token": token, "rating": "3", "comment": "call me: +374 93 123456"}
+    assert (await post_rating(citizen, fields)).status_code == 303
+    spooled = b"".join(path.read_bytes() for path in spooling.spool.directory.iterdir())
+    assert b"call me: [phone]" in spooled
+    assert b"123456" not in spooled
