@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
 from collector import __version__, key_commands, privacy_commands, service_commands
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
+from collector.data_directory import PRIVATE_UMASK
 from collector.services import LAYOUTS, Service
 from collector.settings import Settings, SettingsError, shown_url
 from collector.snippet import iframe_snippet, token_note
@@ -92,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    # Whatever a command creates (a SQLite database, the secret, a data directory) is
+    # for the collector's user only (collector/data_directory.py).
+    os.umask(PRIVATE_UMASK)
     try:
         settings = Settings.from_environment()
     except SettingsError as error:

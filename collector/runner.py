@@ -35,6 +35,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
+from collector.data_directory import database_files, make_private
 from collector.embedded_redis import EmbeddedRedis, die_with_parent
 from collector.flusher import Flusher, default_consumer_name
 from collector.impression_flusher import ImpressionFlusher
@@ -307,6 +308,7 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
     """Run the collector in the foreground until Ctrl-C or SIGTERM."""
     import uvloop
 
+    make_private(settings.data_dir, *database_files(settings.effective_database_url))
     settings = settings.with_secret()
     with data_directory_lock(settings.data_dir):
         embedded: EmbeddedRedis | None = None
