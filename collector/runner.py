@@ -35,6 +35,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
+from collector.dashboard.session import DEFAULT_LINK_MINUTES, sign_in_link
 from collector.data_directory import database_files, make_private
 from collector.embedded_redis import EmbeddedRedis, die_with_parent
 from collector.flusher import Flusher, default_consumer_name
@@ -57,6 +58,8 @@ _IMPRESSIONS_STOP_TIMEOUT_SECONDS = 15
 # process: a revoked signing key stops working within this many seconds. Reading two
 # small tables once a second costs nothing measurable.
 CONFIGURATION_RELOAD_SECONDS = 1.0
+# The demo's analyst token in the start-up banner: a working day, not weeks.
+DEMO_TOKEN_HOURS = 8
 
 
 class DataDirectoryBusy(RuntimeError):
@@ -102,20 +105,32 @@ def _flusher(settings: Settings, storage: Storage, consumer: str | None, shard: 
 
 
 def print_banner(settings: Settings, runtime: Runtime, out: TextIO) -> None:
-    """What a new user needs, one item per line: widget URL, snippet, analyst token."""
+    """What a new user needs, one item per line: widget URL, snippet, an analyst token
+    and a dashboard sign-in link. The banner ends up in logs (journald, a terminal's
+    scrollback), so the token lives a working day and the link works once, briefly."""
     public = settings.effective_public_url
     service = runtime.services.get(DEMO_SERVICE.slug)
     if service is not None:
-        token = runtime.analyst_tokens.issue(DEMO_TENANT_ID)
+        lifetime = DEMO_TOKEN_HOURS * 3600
+        token = runtime.analyst_tokens.issue(DEMO_TENANT_ID, lifetime_seconds=lifetime)
+        link = sign_in_link(
+            public, runtime.analyst_tokens, DEMO_TENANT_ID, "analyst", DEFAULT_LINK_MINUTES
+        )
         print(f"Widget URL: {widget_url(public, service)}", file=out)
         print(f"Iframe snippet: {iframe_snippet(public, service)}", file=out)
-        print(f"Analyst token (tenant {DEMO_TENANT_ID}, 30 days): {token}", file=out)
+        print(
+            f"Analyst token (tenant {DEMO_TENANT_ID}, {DEMO_TOKEN_HOURS} hours): {token}",
+            file=out,
+        )
         print(
             f"Try: curl -H 'Authorization: Bearer {token}' "
             f"{public}/api/v1/services/{service.slug}/summary",
             file=out,
         )
-        print(f"Dashboard: {public}/dashboard (sign in with the analyst token)", file=out)
+        print(
+            f"Dashboard sign-in link (works once, within {DEFAULT_LINK_MINUTES} minutes): {link}",
+            file=out,
+        )
     print(f"Collector listening on {public}", file=out, flush=True)
 
 
