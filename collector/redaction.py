@@ -99,6 +99,22 @@ def redact(text: str) -> str:
     return "".join(pieces)
 
 
+def redact_within(text: str, limit: int) -> str:
+    """redact(), at most `limit` characters long. A short email is shorter than its
+    placeholder ("a@b.io", "[email]"), so a comment at the form's limit can come out
+    longer, and the stream's messages must stay within it. The end is cut, before a
+    placeholder rather than through it."""
+    redacted = redact(text)
+    if len(redacted) <= limit:
+        return redacted
+    cut = redacted[:limit]
+    opening = cut.rfind("[")
+    placeholder = PLACEHOLDER.match(redacted, opening) if opening >= 0 else None
+    if placeholder is not None and placeholder.end() > limit:
+        cut = cut[:opening]
+    return cut
+
+
 def find_personal_data(text: str) -> list[Finding]:
     """The items of personal data in the text, in order, none overlapping another."""
     has_at = "@" in text

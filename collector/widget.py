@@ -35,11 +35,17 @@ from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.forwarded import TrustedProxies
 from collector.ids import new_rating_id
 from collector.impression_counter import ImpressionCounter
-from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent, RatingForm
+from collector.messages import (
+    CHANNELS,
+    COMMENT_MAXIMUM_CHARACTERS,
+    USER_AGENT_MAXIMUM_CHARACTERS,
+    RatingEvent,
+    RatingForm,
+)
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field, refuse_unasked
-from collector.redaction import redact
+from collector.redaction import redact_within
 from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
 from collector.spool import RatingSpool
@@ -306,7 +312,7 @@ class WidgetApp:
             rating=form.rating,
             # Before the stream, the AOF and the spool see it: 16 us for a typical
             # comment with a phone in it, 150 us at the 1,000-character limit.
-            comment=redact(form.comment),
+            comment=redact_within(form.comment, COMMENT_MAXIMUM_CHARACTERS),
             language=form.lang,
             channel=(claims.channel if claims else None) or form.channel,
             received_at=received_at,
