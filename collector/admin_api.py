@@ -185,7 +185,11 @@ async def add_key(
     try:
         await runtime.storage.save_signing_key(key)
     except RecordRejected:
-        raise Conflict(f"the kid {key.kid!r} exists; choose another", field="kid") from None
+        # Only the tenant's own kids clash: another tenant's are never revealed.
+        raise Conflict(
+            f"tenant {tenant_id!r} has a key {key.kid!r} already; choose another kid",
+            field="kid",
+        ) from None
     await runtime.reload_keys()
     return Response(KeyView.of(key, with_secret=True), status_code=201)
 
@@ -199,14 +203,15 @@ async def revoke_key(
     kid: FromPath[str],
     request: Request,  # type: ignore[type-arg]
     runtime: NamedDependency[Runtime],
+    tenant: Annotated[
+        str | None, QueryParameter(description="the key's tenant (platform tokens only)")
+    ] = None,
 ) -> Response[KeyView]:
-    claims = _admin(runtime, request)
-    found = runtime.keys.get(kid)
-    if found is None or not claims.may_manage(found[0].tenant_id):
-        raise NotFound(f"no key {kid[:70]!r} in your tenant", field="kid")
-    revoked = await runtime.storage.revoke_signing_key(kid, int(time.time()))
+    """A kid is unique within its tenant: a platform token names the tenant."""
+    tenant_id = _target_tenant(_admin(runtime, request), tenant)
+    revoked = await runtime.storage.revoke_signing_key(tenant_id, kid, int(time.time()))
     if revoked is None:
-        raise NotFound(f"no key {kid[:70]!r} in your tenant", field="kid")
+        raise NotFound(f"no key {kid[:70]!r} in tenant {tenant_id!r}", field="kid")
     await runtime.reload_keys()
     return Response(KeyView.of(revoked), status_code=200)
 

@@ -160,6 +160,7 @@ class RatingBuffer:
         nonce: str,
         transaction_ttl_milliseconds: int = 0,
         *,
+        client_hash: str = "",
         rate_limited: bool = True,
     ) -> SubmitResult:
         """Store the event unless its form or its transaction was already rated, or a
@@ -167,13 +168,15 @@ class RatingBuffer:
 
         transaction_ttl_milliseconds: how long to remember event.transaction (until its
         token expires; storage's unique key holds after that).
+        client_hash: the client's salted address hash, the key of its rate limit. It
+        is not in the event: it stays in Redis only, in a key that expires.
         rate_limited: False for ratings replayed from the spool, already thanked.
         """
         shard = shard_of(event.service, event.transaction, nonce, self._shards)
         script_keys = [
             self._streams[shard],
             keys.form_nonce(event.service, nonce, shard),
-            keys.client_rate(event.service, event.client_hash, shard),
+            keys.client_rate(event.service, client_hash, shard),
             keys.service_rate(event.service, shard),
         ]
         arguments: list[bytes | int] = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,8 +14,9 @@ from dataclasses import replace
 from collector import __version__, key_commands, privacy_commands, service_commands
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
 from collector.cli_options import whole_number
+from collector.data_directory import PRIVATE_UMASK
 from collector.services import LAYOUTS, Service
-from collector.settings import Settings, SettingsError
+from collector.settings import Settings, SettingsError, shown_url
 from collector.snippet import iframe_snippet, token_note
 from collector.storage import open_storage
 
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    # Whatever a command creates (a SQLite database, the secret, a data directory) is
+    # for the collector's user only (collector/data_directory.py).
+    os.umask(PRIVATE_UMASK)
     try:
         settings = Settings.from_environment()
     except SettingsError as error:
@@ -166,7 +171,8 @@ def _print_snippet(settings: Settings, slug: str, layout: str | None) -> int:
     service = asyncio.run(find())
     if service is None:
         print(
-            f"collector: no service {slug!r} in {settings.effective_database_url}", file=sys.stderr
+            f"collector: no service {slug!r} in {shown_url(settings.effective_database_url)}",
+            file=sys.stderr,
         )
         return 1
     note = token_note(service)

@@ -136,6 +136,8 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            # Its AOF holds buffered ratings and the day's salt: files 0600, dir 0700.
+            umask=0o077,
             preexec_fn=_prepare_server_process,
         )
         self._wait_until_ready(timeout_seconds)

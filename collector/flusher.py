@@ -89,12 +89,12 @@ def to_stored(event: RatingEvent) -> StoredRating:
         id=event.id,
         service=event.service,
         rating=event.rating,
-        # Personal data never reaches storage, whichever backend it is.
+        # The hot path redacted it already; again here for entries that reached the
+        # stream or a spool before it did (redacting twice changes nothing).
         comment=redact(event.comment),
         language=event.language,
         channel=event.channel,
         received_at=event.received_at,
-        client_hash=event.client_hash,
         device_class=device.device_class,
         os_family=device.os_family,
         browser_family=device.browser_family,

@@ -1,6 +1,9 @@
 """`collector key add|rotate|revoke|list`: the portals' transaction-token signing keys.
 
-A running `collector serve` picks changes up within CONFIGURATION_RELOAD_SECONDS.
+A running `collector serve` picks changes up within CONFIGURATION_RELOAD_SECONDS. A kid
+is unique within its tenant, so revoking names the tenant too. HS256 secrets are sealed
+with COLLECTOR_SECRET, so these commands need the collectors' secret (or their data
+directory, where a generated one is kept).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from collector.sealed_secrets import sealer_for
 from collector.service_commands import CommandError
 from collector.settings import Settings
 from collector.signing_keys import ALGORITHMS, KeyMaterialError, SigningKey, new_signing_key
@@ -35,6 +39,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         parser.add_argument("--public-key", help="PEM file with the portal's public key")
         parser.add_argument("--kid", help="key id (default: TENANT-YYYYMMDD-random)")
     revoke = actions.add_parser("revoke", help="revoke a key: its tokens fail at once")
+    revoke.add_argument("tenant")
     revoke.add_argument("kid")
     listing = actions.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--tenant")
@@ -53,16 +58,19 @@ def run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 async def _run(
     arguments: argparse.Namespace, settings: Settings, public_key: str | None, out: TextIO
 ) -> int:
-    storage = open_storage(settings.effective_database_url)
+    settings = settings.with_secret()
+    storage = open_storage(settings.effective_database_url, sealer_for(settings))
     try:
         await storage.migrate()
         keys = await storage.list_signing_keys()
         if arguments.action in ("add", "rotate"):
             await _add(storage, arguments, keys, public_key, out)
         elif arguments.action == "revoke":
-            revoked = await storage.revoke_signing_key(arguments.kid, int(time.time()))
+            revoked = await storage.revoke_signing_key(
+                arguments.tenant, arguments.kid, int(time.time())
+            )
             if revoked is None:
-                raise CommandError(f"no key {arguments.kid!r}")
+                raise CommandError(f"no key {arguments.kid!r} in tenant {arguments.tenant!r}")
             print(f"key {revoked.kid} of {revoked.tenant_id} revoked", file=out)
         else:
             for key in keys:
@@ -93,6 +101,14 @@ async def _add(
     if tenant not in {t.id for t in await storage.list_tenants()}:
         raise CommandError(f"no tenant {tenant!r}: create it with `collector tenant add`")
     active = [key for key in keys if key.tenant_id == tenant and not key.revoked]
+    unopened = sum(not key.revoked and not key.material for key in keys)
+    if unopened:
+        # A secret sealed now with another secret than the collectors' would be one
+        # they cannot open either. (Counted, not named: they may be other tenants'.)
+        raise CommandError(
+            f"COLLECTOR_SECRET does not open the stored secrets of {unopened} active "
+            "key(s): run this with the collectors' COLLECTOR_SECRET"
+        )
     algorithm = arguments.algorithm
     if algorithm is None:
         if arguments.action == "rotate" and not active:
@@ -104,7 +120,9 @@ async def _add(
     except KeyMaterialError as error:
         raise CommandError(str(error)) from None
     except RecordRejected:
-        raise CommandError(f"a key {arguments.kid!r} exists; choose another --kid") from None
+        raise CommandError(
+            f"tenant {tenant!r} has a key {arguments.kid!r} already; choose another --kid"
+        ) from None
     print(f"kid: {key.kid}\nalgorithm: {key.algorithm}\ntenant: {tenant}", file=out)
     if key.algorithm == "HS256":
         print(f"secret: {key.material}", file=out)
@@ -116,6 +134,6 @@ async def _add(
         old = ", ".join(k.kid for k in active)
         print(
             f"Still accepted: {old}. Once the portal signs with {key.kid}, run "
-            f"`collector key revoke KID` for each.",
+            f"`collector key revoke {tenant} KID` for each.",
             file=out,
         )

@@ -79,7 +79,6 @@ class RatingEvent(msgspec.Struct, frozen=True, kw_only=True):
     language: Language
     channel: Channel
     received_at: Annotated[int, msgspec.Meta(ge=0, lt=2**48)]  # ms since the epoch, UTC
-    client_hash: str
     user_agent: Annotated[str, msgspec.Meta(max_length=USER_AGENT_MAXIMUM_CHARACTERS)] = ""
     answers: Answers = {}
     # From a verified transaction token: the portal's reference and attributes, and the
@@ -100,7 +99,6 @@ class StoredRating(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     channel: str
     received_at: int
-    client_hash: str
     device_class: str
     os_family: str
     browser_family: str

@@ -8,8 +8,9 @@ context word). Left alone: dates, times, amounts, short numbers, URLs (an addres
 government page is not personal data) and digits glued to letters (codes such as
 "A12345678901"), except the two-letter passport series "AA1234567".
 
-Runs in the flusher for every comment, so patterns are compiled once and a comment with
-no "@" and no seven digits close together is returned untouched at once.
+Runs on the hot path for every comment (before the stream, the AOF or the spool hold it)
+and again in the flusher, so patterns are compiled once and a comment with no "@" and no
+seven digits close together is returned untouched at once.
 """
 
 # ruff: noqa: RUF001
@@ -96,6 +97,22 @@ def redact(text: str) -> str:
         position = finding.end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def redact_within(text: str, limit: int) -> str:
+    """redact(), at most `limit` characters long. A short email is shorter than its
+    placeholder ("a@b.io", "[email]"), so a comment at the form's limit can come out
+    longer, and the stream's messages must stay within it. The end is cut, before a
+    placeholder rather than through it."""
+    redacted = redact(text)
+    if len(redacted) <= limit:
+        return redacted
+    cut = redacted[:limit]
+    opening = cut.rfind("[")
+    placeholder = PLACEHOLDER.match(redacted, opening) if opening >= 0 else None
+    if placeholder is not None and placeholder.end() > limit:
+        cut = cut[:opening]
+    return cut
 
 
 def find_personal_data(text: str) -> list[Finding]:

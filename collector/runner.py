@@ -36,11 +36,14 @@ import uvicorn
 
 from collector.app import create_app
 from collector.client_hash import forget_expired_salts_daily
+from collector.dashboard.session import DEFAULT_LINK_MINUTES, sign_in_link
+from collector.data_directory import database_files, make_private
 from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher, default_consumer_name
 from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
+from collector.sealed_secrets import sealer_for
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
 from collector.slow_clients import deadline_protocol
@@ -58,6 +61,8 @@ _IMPRESSIONS_STOP_TIMEOUT_SECONDS = 15
 # process: a revoked signing key stops working within this many seconds. Reading two
 # small tables once a second costs nothing measurable.
 CONFIGURATION_RELOAD_SECONDS = 1.0
+# The demo's analyst token in the start-up banner: a working day, not weeks.
+DEMO_TOKEN_HOURS = 8
 
 
 class DataDirectoryBusy(RuntimeError):
@@ -103,20 +108,32 @@ def _flusher(settings: Settings, storage: Storage, consumer: str | None, shard: 
 
 
 def print_banner(settings: Settings, runtime: Runtime, out: TextIO) -> None:
-    """What a new user needs, one item per line: widget URL, snippet, analyst token."""
+    """What a new user needs, one item per line: widget URL, snippet, an analyst token
+    and a dashboard sign-in link. The banner ends up in logs (journald, a terminal's
+    scrollback), so the token lives a working day and the link works once, briefly."""
     public = settings.effective_public_url
     service = runtime.services.get(DEMO_SERVICE.slug)
     if service is not None:
-        token = runtime.analyst_tokens.issue(DEMO_TENANT_ID)
+        lifetime = DEMO_TOKEN_HOURS * 3600
+        token = runtime.analyst_tokens.issue(DEMO_TENANT_ID, lifetime_seconds=lifetime)
+        link = sign_in_link(
+            public, runtime.analyst_tokens, DEMO_TENANT_ID, "analyst", DEFAULT_LINK_MINUTES
+        )
         print(f"Widget URL: {widget_url(public, service)}", file=out)
         print(f"Iframe snippet: {iframe_snippet(public, service)}", file=out)
-        print(f"Analyst token (tenant {DEMO_TENANT_ID}, 30 days): {token}", file=out)
+        print(
+            f"Analyst token (tenant {DEMO_TENANT_ID}, {DEMO_TOKEN_HOURS} hours): {token}",
+            file=out,
+        )
         print(
             f"Try: curl -H 'Authorization: Bearer {token}' "
             f"{public}/api/v1/services/{service.slug}/summary",
             file=out,
         )
-        print(f"Dashboard: {public}/dashboard (sign in with the analyst token)", file=out)
+        print(
+            f"Dashboard sign-in link (works once, within {DEFAULT_LINK_MINUTES} minutes): {link}",
+            file=out,
+        )
     print(f"Collector listening on {public}", file=out, flush=True)
 
 
@@ -225,7 +242,7 @@ def _on_stop_signal(signal_number: int, frame: object) -> None:
 async def _migrate(settings: Settings) -> None:
     """Once, before workers start: SQLite refuses a switch to WAL while another
     connection holds a lock, so workers migrating together would fail."""
-    storage = open_storage(settings.effective_database_url)
+    storage = open_storage(settings.effective_database_url, sealer_for(settings))
     try:
         await storage.migrate()
     finally:
@@ -273,6 +290,7 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
     """
     import uvloop
 
+    make_private(settings.data_dir, *database_files(settings.effective_database_url))
     settings = settings.with_secret()
     with data_directory_lock(settings.data_dir):
         embedded: EmbeddedRedis | None = None

@@ -19,6 +19,7 @@ from collector.impression_counter import ImpressionCounter
 from collector.pages import WidgetPages, widget_directory
 from collector.redis_clients import RedisClient, hot_path_client
 from collector.rejections import RejectionCounter
+from collector.sealed_secrets import sealer_for
 from collector.services import (
     DEMO_SERVICE,
     DEMO_TENANT_ID,
@@ -68,7 +69,7 @@ class Runtime:
         """
         if not settings.secret or not settings.redis_url:
             raise ValueError("Runtime.open needs settings with a secret and a Redis URL")
-        storage = open_storage(settings.effective_database_url)
+        storage = open_storage(settings.effective_database_url, sealer_for(settings))
         await storage.migrate()
         if settings.create_demo:
             await _ensure_demo(storage)

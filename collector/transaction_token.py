@@ -118,16 +118,14 @@ class TransactionTokenVerifier:
             )
         if not isinstance(kid, str) or not kid:
             raise TransactionTokenError(TokenRefusal.UNKNOWN_KEY, "the header has no kid")
-        found = self.keys.get(kid)
+        # Only the service's tenant's keys: another tenant's kid is as unknown as one
+        # that exists nowhere, so a token cannot tell which kids other tenants use.
+        found = self.keys.get(service.tenant_id, kid)
         if found is None:
             raise TransactionTokenError(TokenRefusal.UNKNOWN_KEY, f"no key {kid[:70]!r}")
         key, verifying_key = found
         if key.revoked:
             raise TransactionTokenError(TokenRefusal.REVOKED_KEY, f"key {kid!r} is revoked")
-        if key.tenant_id != service.tenant_id:
-            raise TransactionTokenError(
-                TokenRefusal.WRONG_SERVICE, f"key {kid!r} belongs to another tenant"
-            )
         if algorithm != key.algorithm:
             raise TransactionTokenError(
                 TokenRefusal.ALGORITHM, f"key {kid!r} is registered for {key.algorithm}"

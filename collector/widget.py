@@ -36,10 +36,17 @@ from collector.form_token import FormTokenError, FormTokenSigner, TokenProblem
 from collector.forwarded import TrustedProxies
 from collector.ids import new_rating_id
 from collector.impression_counter import ImpressionCounter
-from collector.messages import CHANNELS, USER_AGENT_MAXIMUM_CHARACTERS, RatingEvent, RatingForm
+from collector.messages import (
+    CHANNELS,
+    COMMENT_MAXIMUM_CHARACTERS,
+    USER_AGENT_MAXIMUM_CHARACTERS,
+    RatingEvent,
+    RatingForm,
+)
 from collector.pages import Page, WidgetPages
 from collector.qr_code import QrCodes
 from collector.questions import QUESTIONS, answer_field, refuse_unasked
+from collector.redaction import redact_within
 from collector.rejections import UNKNOWN_SERVICE, RejectionCounter
 from collector.services import LAYOUTS, Service, ServiceCatalog
 from collector.spool import RatingSpool
@@ -310,11 +317,12 @@ class WidgetApp:
             id=new_rating_id(),
             service=service.slug,
             rating=form.rating,
-            comment=form.comment,
+            # Before the stream, the AOF and the spool see it: 16 us for a typical
+            # comment with a phone in it, 150 us at the 1,000-character limit.
+            comment=redact_within(form.comment, COMMENT_MAXIMUM_CHARACTERS),
             language=form.lang,
             channel=(claims.channel if claims else None) or form.channel,
             received_at=received_at,
-            client_hash=client_hash,
             user_agent=user_agent[:USER_AGENT_MAXIMUM_CHARACTERS],
             answers=answers,
             transaction=claims.txn if claims else "",
@@ -328,7 +336,9 @@ class WidgetApp:
         try:
             if not client_hash:
                 raise ServiceUnavailable("no client salt: Redis did not answer")
-            result = await self._buffer.submit(event, token.nonce, remember)
+            result = await self._buffer.submit(
+                event, token.nonce, remember, client_hash=client_hash
+            )
         except ServiceUnavailable as error:
             if not await self._spooled(event, token.nonce, remember, error):
                 # The same token again: if the rating did reach Redis after all, sending

@@ -288,15 +288,19 @@ class Ratings:
             operator = f"{office}/operator-{bits(3)}"
             # Cases take from minutes to weeks; the median is about a day.
             answer_seconds = min(int(draw.lognormvariate(11.4, 1.3)), 10**8)
+        identifier = _rating_id(received_at, bits(74))
+        channel = profile.channels[bits(10)]
+        # Drawn for the client hash the table no longer has: the same seed still gives
+        # the ratings the published figures were measured on.
+        bits(96)
         return (
-            _rating_id(received_at, bits(74)),
+            identifier,
             profile.service.slug,
             stars,
             comment,
             language,
-            profile.channels[bits(10)],
+            channel,
             received_at,
-            f"{bits(96):024x}",
             device_class,
             os_family,
             browser,

@@ -38,7 +38,6 @@ def _event(generator: random.Random, received_at: int) -> bytes:
         language=generator.choice(_LANGUAGES),  # type: ignore[arg-type]
         channel="web",
         received_at=received_at,
-        client_hash=f"{generator.getrandbits(96):024x}",
         user_agent=generator.choice(_USER_AGENTS),
         answers={"resolved": generator.choice(("yes", "partly", "no"))},
     )

@@ -25,6 +25,7 @@ from collector.embedded_redis import EmbeddedRedis
 from collector.flusher import Flusher
 from collector.redis_clients import flusher_client
 from collector.runtime import Runtime
+from collector.sealed_secrets import SecretSealer
 from collector.services import Service
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
@@ -210,7 +211,7 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def storage(storage_url: str) -> AsyncIterator[Storage]:
-    backend = open_storage(storage_url)
+    backend = open_storage(storage_url, SecretSealer(TEST_SECRET))
     await backend.migrate()
     yield backend
     await backend.close()

@@ -85,7 +85,6 @@ def event(stars: int = 4, comment: str = "", user_agent: str = "") -> RatingEven
         language="en",
         channel="web",
         received_at=int(time.time() * 1000),
-        client_hash="ab" * 12,
         user_agent=user_agent,
     )
 
@@ -168,7 +167,6 @@ def stored_rating(
         "language": "en",
         "channel": "web",
         "received_at": received_at,
-        "client_hash": "c" * 24,
         "device_class": "mobile",
         "os_family": "Android",
         "browser_family": "Chrome Mobile",

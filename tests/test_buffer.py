@@ -29,7 +29,10 @@ def redis_layout(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def event(client_hash: str = "a" * 24, service: str = "demo-passport") -> RatingEvent:
+CLIENT = "a" * 24
+
+
+def event(service: str = "demo-passport") -> RatingEvent:
     return RatingEvent(
         id=new_rating_id(),
         service=service,
@@ -38,7 +41,6 @@ def event(client_hash: str = "a" * 24, service: str = "demo-passport") -> Rating
         language="en",
         channel="web",
         received_at=int(time.time() * 1000),
-        client_hash=client_hash,
     )
 
 
@@ -68,7 +70,7 @@ def zero(settings: Settings) -> Callable[[str], str]:
 
 async def test_accepted_rating_is_in_the_stream(buffer: RatingBuffer, runtime: Runtime) -> None:
     sent = event()
-    result = await buffer.submit(sent, "nonce-1")
+    result = await buffer.submit(sent, "nonce-1", client_hash=CLIENT)
     assert result.outcome is Outcome.ACCEPTED
     entries = await stream_entries(runtime.redis, keys.stream(result.shard))
     assert [entry_id.decode() for entry_id, _ in entries] == [result.stream_id]
@@ -76,9 +78,9 @@ async def test_accepted_rating_is_in_the_stream(buffer: RatingBuffer, runtime: R
 
 
 async def test_same_nonce_is_a_duplicate(buffer: RatingBuffer, runtime: Runtime) -> None:
-    first = await buffer.submit(event(), "n")
+    first = await buffer.submit(event(), "n", client_hash=CLIENT)
     assert first.outcome is Outcome.ACCEPTED
-    assert (await buffer.submit(event(), "n")).outcome is Outcome.DUPLICATE
+    assert (await buffer.submit(event(), "n", client_hash=CLIENT)).outcome is Outcome.DUPLICATE
     assert await buffered(runtime) == 1
     ttl = await runtime.redis.pttl(keys.form_nonce("demo-passport", "n", first.shard))
     assert 0 < ttl <= 60_000
@@ -87,11 +89,15 @@ async def test_same_nonce_is_a_duplicate(buffer: RatingBuffer, runtime: Runtime)
 async def test_rate_limit_per_client_and_service(
     buffer: RatingBuffer, runtime: Runtime, zero: Callable[[str], str]
 ) -> None:
-    outcomes = [(await buffer.submit(event(), zero(f"n{n}"))).outcome for n in range(4)]
+    outcomes = [
+        (await buffer.submit(event(), zero(f"n{n}"), client_hash=CLIENT)).outcome for n in range(4)
+    ]
     assert outcomes == [Outcome.ACCEPTED] * 3 + [Outcome.RATE_LIMITED]
     # Another client, and the same client on another service, are not limited.
-    assert (await buffer.submit(event("b" * 24), "x1")).outcome is Outcome.ACCEPTED
-    assert (await buffer.submit(event(service="other"), "x2")).outcome is Outcome.ACCEPTED
+    assert (await buffer.submit(event(), "x1", client_hash="b" * 24)).outcome is Outcome.ACCEPTED
+    assert (
+        await buffer.submit(event(service="other"), "x2", client_hash=CLIENT)
+    ).outcome is Outcome.ACCEPTED
     assert await buffered(runtime) == 5
 
 
@@ -101,15 +107,21 @@ async def test_the_client_limit_applies_per_shard(buffer: RatingBuffer, runtime:
     shards = runtime.settings.redis_shards
     for shard in range(shards):
         for n in range(3):
-            result = await buffer.submit(event(), nonce_on_shard(f"c{n}", shard, shards))
+            result = await buffer.submit(
+                event(), nonce_on_shard(f"c{n}", shard, shards), client_hash=CLIENT
+            )
             assert (result.outcome, result.shard) == (Outcome.ACCEPTED, shard)
-    refused = await buffer.submit(event(), nonce_on_shard("c3", shards - 1, shards))
+    refused = await buffer.submit(
+        event(), nonce_on_shard("c3", shards - 1, shards), client_hash=CLIENT
+    )
     assert refused.outcome is Outcome.RATE_LIMITED
     assert await buffered(runtime) == 3 * shards
 
 
 async def test_ratings_spread_over_every_shard(buffer: RatingBuffer, runtime: Runtime) -> None:
-    results = [await buffer.submit(event(f"{n:024d}"), f"spread-{n}") for n in range(60)]
+    results = [
+        await buffer.submit(event(), f"spread-{n}", client_hash=f"{n:024d}") for n in range(60)
+    ]
     shards = runtime.settings.redis_shards
     for shard in range(shards):
         entries = await stream_entries(runtime.redis, keys.stream(shard))
@@ -123,17 +135,17 @@ async def test_rate_limited_form_can_be_sent_again_later(
     buffer: RatingBuffer, runtime: Runtime, zero: Callable[[str], str]
 ) -> None:
     for n in range(3):
-        await buffer.submit(event(), zero(f"n{n}"))
+        await buffer.submit(event(), zero(f"n{n}"), client_hash=CLIENT)
     late = zero("late")
-    refused = await buffer.submit(event(), late)
+    refused = await buffer.submit(event(), late, client_hash=CLIENT)
     assert refused.outcome is Outcome.RATE_LIMITED
     assert refused.limit == "client"
     # 3 a minute: the next is allowed 20 s after the first (GCRA), not at a window's end.
     assert 19_000 < refused.retry_after_milliseconds <= 20_000
     # The refused form's nonce was not consumed: once the limit allows, it is accepted.
     assert not await runtime.redis.exists(keys.form_nonce("demo-passport", late))
-    await runtime.redis.delete(keys.client_rate("demo-passport", "a" * 24))
-    assert (await buffer.submit(event(), late)).outcome is Outcome.ACCEPTED
+    await runtime.redis.delete(keys.client_rate("demo-passport", CLIENT))
+    assert (await buffer.submit(event(), late, client_hash=CLIENT)).outcome is Outcome.ACCEPTED
 
 
 async def test_the_client_limit_refills_at_its_rate(
@@ -147,20 +159,22 @@ async def test_the_client_limit_refills_at_its_rate(
         nonce_ttl_seconds=60,
         shards=runtime.settings.redis_shards,
     )
-    outcomes = [(await buffer.submit(event(), zero(f"b{n}"))).outcome for n in range(3)]
+    outcomes = [
+        (await buffer.submit(event(), zero(f"b{n}"), client_hash=CLIENT)).outcome for n in range(3)
+    ]
     assert outcomes[:2] == [Outcome.ACCEPTED] * 2
     # Polled, not slept on: the limit lets one more through within milliseconds.
     accepted = 0
 
     async def one_more() -> bool:
         nonlocal accepted
-        result = await buffer.submit(event(), zero(f"later{accepted}"))
+        result = await buffer.submit(event(), zero(f"later{accepted}"), client_hash=CLIENT)
         accepted += result.outcome is Outcome.ACCEPTED
         return accepted > 0
 
     await eventually(one_more, seconds=2)
     # Its key holds one number, and expires when it no longer limits anything.
-    ttl = await runtime.redis.pttl(keys.client_rate("demo-passport", "a" * 24))
+    ttl = await runtime.redis.pttl(keys.client_rate("demo-passport", CLIENT))
     # 0: under a millisecond left. Never -1 (no expiry).
     assert ttl == -2 or 0 <= ttl <= 10  # -2: already expired
 
@@ -173,14 +187,17 @@ async def test_the_service_limit_covers_all_clients(
     buffer = limited_buffer(runtime.redis, client=100, service=4 * shards, shards=shards)
     clients = [f"{n:024d}" for n in range(5)]
     results = [
-        await buffer.submit(event(client), zero(f"s{n}")) for n, client in enumerate(clients)
+        await buffer.submit(event(), zero(f"s{n}"), client_hash=client)
+        for n, client in enumerate(clients)
     ]
     assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 4 + [Outcome.RATE_LIMITED]
     assert results[-1].limit == "service"
     assert 14_000 < results[-1].retry_after_milliseconds <= 15_000
     # Another service is not affected, and a refusal by the service limit does not use
     # up the client's own limit.
-    assert (await buffer.submit(event(service="other"), "o")).outcome is Outcome.ACCEPTED
+    assert (
+        await buffer.submit(event(service="other"), "o", client_hash=CLIENT)
+    ).outcome is Outcome.ACCEPTED
     assert await runtime.redis.get(keys.client_rate("demo-passport", clients[4])) is None
     assert await buffered(runtime) == 5
 
@@ -189,10 +206,13 @@ async def test_replays_are_not_rate_limited_but_still_deduplicated(
     buffer: RatingBuffer, runtime: Runtime, zero: Callable[[str], str]
 ) -> None:
     nonces = [zero(f"r{n}") for n in range(5)]
-    results = [await buffer.submit(event(), nonce, rate_limited=False) for nonce in nonces]
+    results = [
+        await buffer.submit(event(), nonce, rate_limited=False, client_hash=CLIENT)
+        for nonce in nonces
+    ]
     assert all(result.outcome is Outcome.ACCEPTED for result in results)
-    assert not await runtime.redis.exists(keys.client_rate("demo-passport", "a" * 24))
-    again = await buffer.submit(event(), nonces[0], rate_limited=False)
+    assert not await runtime.redis.exists(keys.client_rate("demo-passport", CLIENT))
+    again = await buffer.submit(event(), nonces[0], rate_limited=False, client_hash=CLIENT)
     assert again.outcome is Outcome.DUPLICATE
 
 
@@ -202,7 +222,7 @@ async def test_unreachable_redis_raises_service_unavailable() -> None:
     client = hot_path_client(f"redis://127.0.0.1:{free_port()}/0")
     buffer = limited_buffer(client)
     with pytest.raises(ServiceUnavailable, match="did not answer"):
-        await buffer.submit(event(), "n")
+        await buffer.submit(event(), "n", client_hash=CLIENT)
     await client.aclose()
 
 
@@ -211,17 +231,17 @@ async def test_failed_xadd_does_not_use_up_the_form(
 ) -> None:
     await runtime.redis.set(keys.STREAM, "not a stream")  # XADD now fails with WRONGTYPE
     with pytest.raises(ServiceUnavailable, match="WRONGTYPE"):
-        await buffer.submit(event(), zero("n"))
+        await buffer.submit(event(), zero("n"), client_hash=CLIENT)
     assert not await runtime.redis.exists(keys.form_nonce("demo-passport", zero("n")))
     await runtime.redis.delete(keys.STREAM)
-    assert (await buffer.submit(event(), zero("n"))).outcome is Outcome.ACCEPTED
+    assert (await buffer.submit(event(), zero("n"), client_hash=CLIENT)).outcome is Outcome.ACCEPTED
 
 
 async def test_nonce_outlives_the_latest_valid_use_of_its_token(runtime: Runtime) -> None:
     # A token issued up to 60 s "in the future" stays valid 60 s past max_age.
     token = runtime.signer.issue("demo-passport")
     nonce = runtime.signer.verify("demo-passport", token).nonce
-    result = await runtime.buffer.submit(event(), nonce)
+    result = await runtime.buffer.submit(event(), nonce, client_hash=CLIENT)
     ttl = await runtime.redis.pttl(keys.form_nonce("demo-passport", nonce, result.shard))
     assert ttl > (runtime.settings.form_token_max_age_seconds + 60) * 1000
 
@@ -229,18 +249,22 @@ async def test_nonce_outlives_the_latest_valid_use_of_its_token(runtime: Runtime
 async def test_one_rating_per_transaction(buffer: RatingBuffer, runtime: Runtime) -> None:
     """Two forms (two nonces) for one transaction: the second is a duplicate."""
     first = msgspec.structs.replace(event(), transaction="APP-1")
-    accepted = await buffer.submit(first, "n1", 30_000)
+    accepted = await buffer.submit(first, "n1", 30_000, client_hash=CLIENT)
     assert accepted.outcome is Outcome.ACCEPTED
     again = msgspec.structs.replace(event(), transaction="APP-1")
-    assert (await buffer.submit(again, "n2", 30_000)).outcome is Outcome.DUPLICATE
+    assert (
+        await buffer.submit(again, "n2", 30_000, client_hash=CLIENT)
+    ).outcome is Outcome.DUPLICATE
     other = msgspec.structs.replace(event(), transaction="APP-2")
-    assert (await buffer.submit(other, "n3", 30_000)).outcome is Outcome.ACCEPTED
+    assert (
+        await buffer.submit(other, "n3", 30_000, client_hash=CLIENT)
+    ).outcome is Outcome.ACCEPTED
     assert await buffered(runtime) == 2
     # Remembered as long as the token could be accepted, and no longer.
     ttl = await runtime.redis.pttl(keys.transaction("demo-passport", "APP-1", accepted.shard))
     assert 29_000 < ttl <= 30_000
     # A transaction's duplicate does not use up the client's rate limit.
-    assert (await buffer.submit(event(), "n4")).outcome is Outcome.ACCEPTED
+    assert (await buffer.submit(event(), "n4", client_hash=CLIENT)).outcome is Outcome.ACCEPTED
 
 
 async def test_the_same_reference_in_two_services_is_two_transactions(
@@ -248,5 +272,9 @@ async def test_the_same_reference_in_two_services_is_two_transactions(
 ) -> None:
     permit = msgspec.structs.replace(event(service="permits"), transaction="APP-1")
     passport = msgspec.structs.replace(event(), transaction="APP-1")
-    assert (await buffer.submit(permit, "n1", 30_000)).outcome is Outcome.ACCEPTED
-    assert (await buffer.submit(passport, "n2", 30_000)).outcome is Outcome.ACCEPTED
+    assert (
+        await buffer.submit(permit, "n1", 30_000, client_hash=CLIENT)
+    ).outcome is Outcome.ACCEPTED
+    assert (
+        await buffer.submit(passport, "n2", 30_000, client_hash=CLIENT)
+    ).outcome is Outcome.ACCEPTED

@@ -127,9 +127,15 @@ TRANSACTION_ROWS: dict[str, tuple[str, TokenRefusal]] = {
     "missing kid": (sign(claims(), None), T.UNKNOWN_KEY),
     "kid not a string": (hs(claims(), HS256_SECRET, kid=7), T.MALFORMED),
     "revoked key": (sign(claims(), "revoked"), T.REVOKED_KEY),
+    # Another tenant's kid is as unknown here as one nobody has...
     "another tenant's key": (
         hs(claims(), "other-tenant-secret-0123456789abc", kid="other"),
-        T.WRONG_SERVICE,
+        T.UNKNOWN_KEY,
+    ),
+    # ...and a kid both use means this tenant's key.
+    "another tenant's key of the same kid": (
+        hs(claims(), "other-tenant-secret-0123456789abc", kid="hs"),
+        T.BAD_SIGNATURE,
     ),
     "another service": (sign(claims(svc="other-service")), T.WRONG_SERVICE),
     "lives too long": (sign(claims(exp=NOW + 31 * 86400)), T.TOO_LONG_LIVED),
@@ -158,12 +164,15 @@ async def portal(runtime: Runtime) -> Runtime:
             created_at=1,
             revoked_at=2,
         ),
-        SigningKey(
-            kid="other",
-            tenant_id="other",
-            algorithm="HS256",
-            material="other-tenant-secret-0123456789abc",
-            created_at=1,
+        *(
+            SigningKey(
+                kid=kid,
+                tenant_id="other",
+                algorithm="HS256",
+                material="other-tenant-secret-0123456789abc",
+                created_at=1,
+            )
+            for kid in ("other", "hs")
         ),
     ]
     for key in [*demo_keys(), *extra]:

@@ -50,7 +50,8 @@ def test_rotate_keeps_the_old_key_until_it_is_revoked(data_dir: Path, tmp_path: 
     assert rotated.returncode == 0, rotated.stderr
     assert fields(rotated.stdout)["algorithm"] == "EdDSA"  # the newest key's
     assert f"Still accepted: {old}" in rotated.stdout
-    revoked = run_cli(data_dir, "key", "revoke", old)
+    assert "collector key revoke city-hall KID" in rotated.stdout
+    revoked = run_cli(data_dir, "key", "revoke", "city-hall", old)
     assert revoked.stdout == f"key {old} of city-hall revoked\n"
     states = {
         line.split("\t")[0]: line.split("\t")[-1]
@@ -71,7 +72,7 @@ def test_rotate_keeps_the_old_key_until_it_is_revoked(data_dir: Path, tmp_path: 
             "cannot read",
         ),
         (("key", "add", "city-hall", "--kid", "bad kid"), "kid 'bad kid'"),
-        (("key", "revoke", "nope"), "no key 'nope'"),
+        (("key", "revoke", "city-hall", "nope"), "no key 'nope' in tenant 'city-hall'"),
     ],
 )
 def test_problems_are_said_plainly(
@@ -97,3 +98,34 @@ def test_a_small_rsa_key_is_refused(data_dir: Path, tmp_path: Path) -> None:
         data_dir, "key", "add", "city-hall", "--algorithm", "RS256", "--public-key", str(good)
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_kid_is_per_tenant_and_another_tenants_is_not_revealed(data_dir: Path) -> None:
+    assert run_cli(data_dir, "tenant", "add", "tax", "--name", "Tax office").returncode == 0
+    assert run_cli(data_dir, "key", "add", "tax", "--kid", "portal-1").returncode == 0
+    # tax uses portal-1: city-hall may too, and is told nothing of it.
+    mine = run_cli(data_dir, "key", "add", "city-hall", "--kid", "portal-1")
+    assert mine.returncode == 0, mine.stderr
+    again = run_cli(data_dir, "key", "add", "city-hall", "--kid", "portal-1")
+    assert again.returncode == 2
+    assert "tenant 'city-hall' has a key 'portal-1' already" in again.stderr
+    assert "tax" not in again.stderr
+    assert run_cli(data_dir, "key", "revoke", "tax", "portal-1").returncode == 0
+    states = [line.split("\t") for line in run_cli(data_dir, "key", "list").stdout.splitlines()]
+    assert {(row[1], row[-1].split(" ")[0]) for row in states} == {
+        ("tax", "revoked"),
+        ("city-hall", "active"),
+    }
+
+
+def test_keys_are_not_added_with_a_secret_that_cannot_open_the_stored_ones(
+    data_dir: Path,
+) -> None:
+    """A key sealed with another secret than the collectors' would be useless."""
+    assert run_cli(data_dir, "key", "add", "city-hall").returncode == 0
+    (data_dir / "secret.key").write_text("another-secret-than-the-one-that-sealed-the-key\n")
+    refused = run_cli(data_dir, "key", "add", "city-hall")
+    assert refused.returncode == 2
+    assert "COLLECTOR_SECRET does not open the stored secrets of 1 active key(s)" in (
+        refused.stderr
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import SECRET_FILE_NAME, Settings, SettingsError
+from collector.settings import SECRET_FILE_NAME, Settings, SettingsError, shown_url
 
 LONG_SECRET = "s" * 32
 NOT_AN_INTEGER = "invalid literal for int() with base 10:"
@@ -23,6 +23,7 @@ PARSED = [
     ("port-highest", "COLLECTOR_PORT", "65535", "port", 65535),
     ("data-dir", "COLLECTOR_DATA_DIR", "/srv/feedback", "data_dir", Path("/srv/feedback")),
     ("secret", "COLLECTOR_SECRET", LONG_SECRET, "secret", LONG_SECRET),
+    ("previous", "COLLECTOR_PREVIOUS_SECRET", LONG_SECRET, "previous_secret", LONG_SECRET),
     ("redis", "REDIS_URL", "redis://cache:6379/0", "redis_url", "redis://cache:6379/0"),
     ("redis-tls", "REDIS_URL", "rediss://cache:6380", "redis_url", "rediss://cache:6380"),
     ("redis-socket", "REDIS_URL", "unix:///run/r.sock", "redis_url", "unix:///run/r.sock"),
@@ -75,15 +76,6 @@ REFUSED = [
     ("embedded-too-high", "COLLECTOR_EMBEDDED_REDIS_PORT", "65536", "must be between 0 and 65535"),
     ("flusher-maybe", "COLLECTOR_FLUSHER", "maybe", BOOLEAN_WORDS),
     ("demo-2", "COLLECTOR_DEMO", "2", BOOLEAN_WORDS),
-    ("redis-http", "REDIS_URL", "http://x", "must start with redis:// or rediss:// or unix://"),
-    (
-        "database-mysql",
-        "DATABASE_URL",
-        "mysql://x",
-        "must start with sqlite:/// or postgresql:// or postgres://",
-    ),
-    ("secret-short", "COLLECTOR_SECRET", "short", "must be at least 32 characters"),
-    ("secret-31-chars", "COLLECTOR_SECRET", "s" * 31, "must be at least 32 characters"),
     ("log-level-loud", "COLLECTOR_LOG_LEVEL", "loud", "must be one of debug, info, warning, error"),
     ("rate-limit-0", "COLLECTOR_RATE_LIMIT_PER_MINUTE", "0", "must be between 1 and 1000000"),
     ("max-age-59", "COLLECTOR_FORM_TOKEN_MAX_AGE", "59", "must be between 60 and 604800"),
@@ -109,6 +101,42 @@ REFUSED = [
         "COLLECTOR_BODY_TIMEOUT_SECONDS",
         "soon",
         "could not convert string to float: 'soon'",
+    ),
+]
+
+
+PASSWORD = "S3cr3t-pa55"
+TOO_SHORT = "must be at least 32 characters"
+# Variables that may hold a secret or a password: (id, variable, raw value, reason after
+# "VARIABLE: "), the value never shown.
+CONFIDENTIAL_REFUSED = [
+    ("secret-short", "COLLECTOR_SECRET", f"short-{PASSWORD}", TOO_SHORT),
+    ("secret-31-chars", "COLLECTOR_SECRET", "s" * 31, TOO_SHORT),
+    ("previous-secret-short", "COLLECTOR_PREVIOUS_SECRET", f"old-{PASSWORD}", TOO_SHORT),
+    (
+        "redis-http",
+        "REDIS_URL",
+        f"http://:{PASSWORD}@cache:6379",
+        "must start with redis:// or rediss:// or unix://",
+    ),
+    (
+        "database-mysql",
+        "DATABASE_URL",
+        f"mysql://admin:{PASSWORD}@db.internal/cf",
+        "must start with sqlite:/// or postgresql:// or postgres://",
+    ),
+    (
+        "database-unclosed-ipv6",
+        "DATABASE_URL",
+        f"postgresql://admin:{PASSWORD}@[db/cf",
+        "not a connection URL psycopg accepts: end of string reached when looking for "
+        'matching "…" in IPv6 host address in URI: "…"',
+    ),
+    (
+        "database-unknown-parameter",
+        "DATABASE_URL",
+        f"postgres://admin:{PASSWORD}@db/cf?{PASSWORD}=1",
+        'not a connection URL psycopg accepts: invalid URI query parameter: "…"',
     ),
 ]
 
@@ -153,6 +181,33 @@ def test_bad_values_fail_naming_the_variable(variable: str, raw: str, reason: st
         Settings.from_environment({variable: raw})
     assert str(caught.value).startswith(f"{variable}=")
     assert str(caught.value) == f"{variable}={raw!r}: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "reason"),
+    [pytest.param(*row[1:], id=row[0]) for row in CONFIDENTIAL_REFUSED],
+)
+def test_bad_secrets_and_urls_are_named_but_never_shown(
+    variable: str, raw: str, reason: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environment({variable: raw})
+    assert str(caught.value) == f"{variable}: {reason}"
+    assert PASSWORD not in str(caught.value)
+    assert raw not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgresql://admin:{PASSWORD}@db:5432/cf", "postgresql://admin:***@db:5432/cf"),
+        (f"redis://:{PASSWORD}@127.0.0.1:6390/0", "redis://:***@127.0.0.1:6390/0"),
+        ("sqlite:////srv/c.db", "sqlite:////srv/c.db"),
+        (f"postgres://admin:{PASSWORD}@[db/cf", "postgres://…"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
 
 
 def test_with_secret_creates_a_private_secret_file(tmp_path: Path) -> None:

@@ -176,11 +176,13 @@ def test_refusals_name_their_reason(
     assert caught.value.refusal is refusal, caught.value.detail
 
 
-def test_a_key_of_another_tenant_cannot_sign_for_this_service() -> None:
+def test_a_key_of_another_tenant_is_unknown_to_this_service() -> None:
     verifier = TransactionTokenVerifier(KeyRing(demo_keys(tenant="city-hall")))
     with pytest.raises(TransactionTokenError) as caught:
         verifier.verify(sign(claims(iss="city-hall")), DEMO_SERVICE)
-    assert caught.value.refusal is TokenRefusal.WRONG_SERVICE
+    # As for a kid nobody has: the refusal does not tell that another tenant has it.
+    assert caught.value.refusal is TokenRefusal.UNKNOWN_KEY
+    assert caught.value.detail == "no key 'hs'"
 
 
 def test_a_revoked_key_fails_and_a_rotated_one_works() -> None:

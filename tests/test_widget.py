@@ -102,7 +102,7 @@ async def test_valid_rating_is_buffered_then_redirected_to_thanks(
     assert "Спасибо!" in thanks.text
 
 
-async def test_stored_event_carries_hash_not_address(
+async def test_the_stream_entry_holds_neither_the_address_nor_the_client_hash(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     token = await fresh_token(client)
@@ -112,8 +112,14 @@ async def test_stored_event_carries_hash_not_address(
     assert '"rating":3' in payload
     assert '"user_agent":"UA/1"' in payload
     assert "203.0.113.7" not in payload  # the test client's address
-    assert re.search(r'"client_hash":"[0-9a-f]{24}"', payload)
     assert re.search(r'"id":"[0-9a-f-]{36}"', payload)
+    # The hash is the key of the client's rate limit only, which expires.
+    (rate_key,) = [key async for key in runtime.redis.scan_iter(match="cf:*:rate:*")]
+    client_hash = rate_key.rsplit(b":", 1)[1].decode()
+    assert re.fullmatch(r"[0-9a-f]{24}", client_hash)
+    assert client_hash not in payload
+    assert "client_hash" not in payload
+    assert await runtime.redis.pttl(rate_key) > 0
 
 
 async def test_replayed_form_thanks_again_but_stores_once(

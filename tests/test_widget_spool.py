@@ -43,6 +43,7 @@ async def test_redis_down_still_thanks_and_nothing_is_lost(
     assert spooling.spool is not None
     before = await fresh_token(citizen)
     assert (await post_rating(citizen, {"token": before, "rating": "5"})).status_code == 303
+    (rate_key,) = [key async for key in spooling.redis.scan_iter(match="cf:*:rate:*")]
     during = await fresh_token(citizen)
     private_redis.stop()
     fields = {"token": during, "rating": "2", "comment": "queue too long"}
@@ -50,6 +51,11 @@ async def test_redis_down_still_thanks_and_nothing_is_lost(
     assert response.status_code == 303
     assert response.headers["location"].startswith("/w/demo-passport/thanks")
     assert spooling.spool.waiting()
+    # The spool file holds the rating, not the client's hash (its rate limit's key).
+    spooled = b"".join(path.read_bytes() for path in spooling.spool.directory.iterdir())
+    assert b"queue too long" in spooled
+    assert rate_key.rsplit(b":", 1)[1] not in spooled
+    assert b"client_hash" not in spooled
 
     private_redis.start()  # same port and data directory
     replaying = asyncio.create_task(spooling.spool.run(spooling.buffer, spooling.redis))
@@ -62,20 +68,20 @@ async def test_redis_down_still_thanks_and_nothing_is_lost(
     finally:
         spooling.spool.stop()
         await replaying
-    first, second = await in_stream(spooling)
+    _, second = await in_stream(spooling)
     assert (second.rating, second.comment) == (2, "queue too long")
-    assert second.client_hash == first.client_hash  # the day's salt was already known
     assert not spooling.spool.waiting()
     # The citizen sends it again (say, after pressing Back): thanked, stored once.
     assert (await post_rating(citizen, fields)).status_code == 303
     assert len(await in_stream(spooling)) == 2
 
 
-async def test_a_rating_without_the_days_salt_is_kept_without_a_client_hash(
+async def test_a_rating_without_the_days_salt_is_kept_without_the_address(
     settings: Settings, private_redis: EmbeddedRedis
 ) -> None:
     """Redis was down when this process started (which is when it fetches the salt)
-    and since: the address is not kept in its place, the rating has no client hash."""
+    and since: the rating is spooled as ever (a spooled rating holds no client hash,
+    nor the address in its place)."""
     private_redis.stop()
     spooling = await Runtime.open(replace(settings, redis_url=private_redis.url, spool=True))
     try:
@@ -87,7 +93,7 @@ async def test_a_rating_without_the_days_salt_is_kept_without_a_client_hash(
         private_redis.start()
         assert await spooling.spool.replay(spooling.buffer) == 1
         (kept,) = await in_stream(spooling)
-        assert (kept.rating, kept.client_hash) == (4, "")
+        assert kept.rating == 4
     finally:
         await spooling.close()
 
@@ -106,3 +112,16 @@ async def test_without_a_working_spool_the_citizen_is_told_it_was_not_saved(
     assert response.headers["retry-after"] == "5"
     private_redis.start()
     assert await in_stream(spooling) == []
+
+
+async def test_a_spooled_comment_is_redacted_on_disk(
+    citizen: httpx.AsyncClient, spooling: Runtime, private_redis: EmbeddedRedis
+) -> None:
+    assert spooling.spool is not None
+    token = await fresh_token(citizen)
+    private_redis.stop()
+    fields = {"token": token, "rating": "3", "comment": "call me: +374 93 123456"}
+    assert (await post_rating(citizen, fields)).status_code == 303
+    spooled = b"".join(path.read_bytes() for path in spooling.spool.directory.iterdir())
+    assert b"call me: [phone]" in spooled
+    assert b"123456" not in spooled

@@ -83,7 +83,7 @@ class CommentQuery:
 
 @dataclass(frozen=True, slots=True)
 class RatingRow:
-    """A stored rating as analysts may see it: no client hash."""
+    """A stored rating as analysts may see it."""
 
     id: str
     service: str
@@ -105,7 +105,9 @@ class RatingRow:
 
 class Storage(Protocol):
     async def migrate(self) -> None:
-        """Bring the schema to the newest version; safe to call on every start."""
+        """Bring the schema to the newest version, and seal the HS256 secrets an older
+        collector or the previous secret left (with the sealer, in one transaction);
+        safe to call on every start."""
 
     async def store(self, ratings: Sequence[StoredRating]) -> int:
         """Insert ratings not stored yet and update the rollups, in one transaction.
@@ -181,14 +183,19 @@ class Storage(Protocol):
         """Every tenant with its time zone, by id."""
 
     async def save_signing_key(self, key: SigningKey) -> None:
-        """Add a key; RecordRejected if its kid exists or its tenant does not."""
+        """Add a key, its HS256 secret sealed; RecordRejected if its tenant has a key
+        of that kid already (another tenant's kid does not matter), or the tenant does
+        not exist."""
 
-    async def revoke_signing_key(self, kid: str, revoked_at: int) -> SigningKey | None:
-        """Mark the key revoked (once: a second call keeps the first time); None if
-        there is no such key."""
+    async def revoke_signing_key(
+        self, tenant_id: str, kid: str, revoked_at: int
+    ) -> SigningKey | None:
+        """Mark the tenant's key revoked (once: a second call keeps the first time);
+        None if the tenant has no such key."""
 
     async def list_signing_keys(self) -> list[SigningKey]:
-        """Every key, revoked ones included, oldest first."""
+        """Every key, revoked ones included, oldest first; an HS256 secret that the
+        sealer cannot open comes with empty material (unusable)."""
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""

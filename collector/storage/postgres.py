@@ -19,8 +19,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from collector.messages import StoredRating
+from collector.sealed_secrets import SecretSealer
 from collector.services import CONFIG_ENCODER, Service, Tenant
-from collector.signing_keys import SigningKey
+from collector.settings import postgres_url_problem
 from collector.storage.base import RecordRejected, StorageError, StorageUnavailable
 from collector.storage.postgres_migrations import migrate
 from collector.storage.postgres_queries import PostgresAnalytics
@@ -39,6 +40,7 @@ from collector.storage.postgres_rollups import (
     month_start,
     service_zones,
 )
+from collector.storage.postgres_signing_keys import PostgresSigningKeys
 from collector.storage.rollup_rows import rating_values, with_local_days
 from collector.stored_config import decode_stored_config
 
@@ -67,18 +69,22 @@ async def _prepare_connection(connection: Connection) -> None:
     await connection.execute(CREATE_STAGING)
 
 
-class PostgresStorage(PostgresAnalytics, PostgresRetention):
+class PostgresStorage(PostgresAnalytics, PostgresRetention, PostgresSigningKeys):
     def __init__(
         self,
         url: str,
         *,
         maximum_connections: int = _MAXIMUM_CONNECTIONS,
         wait_seconds: float = _WAIT_SECONDS,
+        sealer: SecretSealer | None = None,
     ) -> None:
-        try:
-            parameters = conninfo_to_dict(url)
-        except psycopg.ProgrammingError as error:
-            raise ValueError(f"DATABASE_URL: {error}") from None
+        """sealer: seals and opens the portals' HS256 secrets; without it they can be
+        neither stored nor read (and migrate leaves them as they are)."""
+        self._sealer = sealer
+        problem = postgres_url_problem(url)
+        if problem:
+            raise ValueError(f"DATABASE_URL: {problem}")
+        parameters = conninfo_to_dict(url)
         options: dict[str, object] = {"autocommit": True}
         if "application_name" not in parameters:
             options["application_name"] = "civic-feedback"  # in pg_stat_activity
@@ -121,6 +127,7 @@ class PostgresStorage(PostgresAnalytics, PostgresRetention):
     async def migrate(self) -> None:
         async with self._connection() as connection:
             await migrate(connection)
+            await self._reseal_signing_keys(connection)
 
     async def store(self, ratings: Sequence[StoredRating]) -> int:
         if not ratings:
@@ -219,59 +226,9 @@ class PostgresStorage(PostgresAnalytics, PostgresRetention):
             rows = await cursor.fetchall()
         return [Tenant(str(row[0]), str(row[1]), str(row[2])) for row in rows]
 
-    async def save_signing_key(self, key: SigningKey) -> None:
-        async with self._connection() as connection:
-            await connection.execute(
-                """INSERT INTO signing_keys
-                       (kid, tenant_id, algorithm, material, created_at, revoked_at)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
-                (
-                    key.kid,
-                    key.tenant_id,
-                    key.algorithm,
-                    key.material,
-                    key.created_at,
-                    key.revoked_at,
-                ),
-            )
-
-    async def revoke_signing_key(self, kid: str, revoked_at: int) -> SigningKey | None:
-        async with self._connection() as connection, connection.transaction():
-            await connection.execute(
-                "UPDATE signing_keys SET revoked_at = %s WHERE kid = %s AND revoked_at IS NULL",
-                (revoked_at, kid),
-            )
-            keys = await _signing_keys(connection, "WHERE kid = %s", (kid,))
-        return keys[0] if keys else None
-
-    async def list_signing_keys(self) -> list[SigningKey]:
-        async with self._connection() as connection:
-            return await _signing_keys(connection, "", ())
-
     async def ping(self) -> None:
         async with self._connection() as connection:
             await connection.execute("SELECT 1")
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-async def _signing_keys(
-    connection: Connection, where: str, parameters: tuple[object, ...]
-) -> list[SigningKey]:
-    cursor = await connection.execute(
-        "SELECT kid, tenant_id, algorithm, material, created_at, revoked_at "  # noqa: S608
-        f"FROM signing_keys {where} ORDER BY created_at, kid".encode(),
-        parameters,
-    )
-    return [
-        SigningKey(
-            kid=row[0],
-            tenant_id=row[1],
-            algorithm=row[2],
-            material=row[3],
-            created_at=row[4],
-            revoked_at=row[5],
-        )
-        for row in await cursor.fetchall()
-    ]

@@ -18,10 +18,13 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-async def migrate(connection: Connection) -> None:
-    """Apply the migrations not applied yet; safe to run on every start, and from several
-    processes at once (connection in autocommit mode)."""
+async def migrate(connection: Connection, up_to: int | None = None) -> None:
+    """Apply the migrations not applied yet (up to version `up_to`, for tests of an
+    older schema); safe to run on every start, and from several processes at once
+    (connection in autocommit mode)."""
     for version, script in _migrations():
+        if up_to is not None and version > up_to:
+            break
         async with connection.transaction():
             # Every process starting at once queues here; the first applies the
             # migration, the others find it recorded. The lock comes before CREATE TABLE

@@ -39,9 +39,9 @@ def advisory_lock(key: int, *, shared: bool = False) -> bytes:
 
 QUARTER_MILLISECONDS = 900_000
 RATING_COLUMNS = (
-    "id, service, rating, comment, language, channel, received_at, client_hash, "
-    "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
-    "operator, answer_seconds"
+    "id, service, rating, comment, language, channel, received_at, device_class, "
+    "os_family, browser_family, is_bot, answers, transaction_ref, office, operator, "
+    "answer_seconds"
 )
 # COPY's binary format needs each column's type. Every integer goes in as int8: psycopg's
 # binary int4 dumper keeps the low 32 bits of a larger Python int (2**32 + 5 arrives as
@@ -56,7 +56,7 @@ COPY_INCOMING = f"COPY incoming ({RATING_COLUMNS}, day) FROM STDIN (FORMAT BINAR
 CREATE_STAGING = b"""
 CREATE TEMP TABLE IF NOT EXISTS incoming (
     id TEXT COLLATE "C" NOT NULL, service TEXT COLLATE "C" NOT NULL, rating BIGINT,
-    comment TEXT, language TEXT, channel TEXT, received_at BIGINT, client_hash TEXT,
+    comment TEXT, language TEXT, channel TEXT, received_at BIGINT,
     device_class TEXT, os_family TEXT, browser_family TEXT, is_bot BOOLEAN, answers TEXT,
     transaction_ref TEXT COLLATE "C", office TEXT, operator TEXT, answer_seconds BIGINT,
     day DATE

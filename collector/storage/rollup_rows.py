@@ -32,7 +32,6 @@ def rating_values(rating: StoredRating) -> tuple[object, ...]:
         r.language,
         r.channel,
         r.received_at,
-        r.client_hash,
         r.device_class,
         r.os_family,
         r.browser_family,

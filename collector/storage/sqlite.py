@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from collector.messages import StoredRating
+from collector.sealed_secrets import SecretSealer
 from collector.services import CONFIG_ENCODER, Service, Tenant
-from collector.signing_keys import SigningKey
 from collector.storage.base import (
     RecordRejected,
     StorageUnavailable,
@@ -33,6 +33,7 @@ from collector.storage.sqlite_rollups import (
     fill_incoming,
     service_zones,
 )
+from collector.storage.sqlite_signing_keys import SqliteSigningKeys, reseal_signing_keys
 from collector.stored_config import decode_stored_config
 
 T = TypeVar("T")
@@ -83,9 +84,18 @@ def _classify(error: sqlite3.Error) -> Exception:
     return StorageUnavailable(f"SQLite: {error}")
 
 
-class SqliteStorage(AnalyticsQueries, SqliteRetention):
-    def __init__(self, path: Path, busy_timeout_milliseconds: int = _BUSY_TIMEOUT_MILLISECONDS):
+class SqliteStorage(AnalyticsQueries, SqliteRetention, SqliteSigningKeys):
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout_milliseconds: int = _BUSY_TIMEOUT_MILLISECONDS,
+        *,
+        sealer: SecretSealer | None = None,
+    ):
+        """sealer: seals and opens the portals' HS256 secrets; without it they can be
+        neither stored nor read (and migrate leaves them as they are)."""
         self._path = path
+        self._sealer = sealer
         self._busy_timeout = busy_timeout_milliseconds
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
@@ -105,6 +115,11 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
             kibibytes = _WRITER_CACHE_KIBIBYTES if role == "writer" else _READER_CACHE_KIBIBYTES
             connection.execute(f"PRAGMA cache_size = -{kibibytes}")
             connection.execute("PRAGMA temp_store = MEMORY")
+            if role == "writer":
+                # What is deleted or overwritten (a dropped column, purged comments,
+                # erased ratings) is zeroed, not left readable in the file's free space.
+                # Some builds of SQLite do this by default, not all.
+                connection.execute("PRAGMA main.secure_delete = ON")
             self._connections[role] = connection
         return connection
 
@@ -123,7 +138,14 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
         return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     async def migrate(self) -> None:
-        await self._run("writer", migrate)
+        def work(connection: sqlite3.Connection) -> None:
+            changed = migrate(connection)
+            if reseal_signing_keys(connection, self._sealer) or changed:
+                # Rows rewritten (by a migration, or secrets sealed) left their old pages
+                # in the WAL file: copy the new ones into the database, empty the file.
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await self._run("writer", work)
 
     async def store(self, ratings: Sequence[StoredRating]) -> int:
         if not ratings:
@@ -193,34 +215,6 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
 
         return await self._run("reader", query)
 
-    async def save_signing_key(self, key: SigningKey) -> None:
-        sql = """INSERT INTO signing_keys
-                     (kid, tenant_id, algorithm, material, created_at, revoked_at)
-                 VALUES (?, ?, ?, ?, ?, ?)"""
-        parameters = (
-            key.kid,
-            key.tenant_id,
-            key.algorithm,
-            key.material,
-            key.created_at,
-            key.revoked_at,
-        )
-        await self._run("writer", lambda connection: connection.execute(sql, parameters))
-
-    async def revoke_signing_key(self, kid: str, revoked_at: int) -> SigningKey | None:
-        def revoke(connection: sqlite3.Connection) -> SigningKey | None:
-            connection.execute(
-                "UPDATE signing_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
-                (revoked_at, kid),
-            )
-            rows = _signing_keys(connection, "WHERE kid = ?", (kid,))
-            return rows[0] if rows else None
-
-        return await self._run("writer", revoke)
-
-    async def list_signing_keys(self) -> list[SigningKey]:
-        return await self._run("reader", lambda connection: _signing_keys(connection, "", ()))
-
     async def ping(self) -> None:
         await self._run("reader", lambda connection: connection.execute("SELECT 1").fetchone())
 
@@ -231,27 +225,6 @@ class SqliteStorage(AnalyticsQueries, SqliteRetention):
                 await asyncio.get_running_loop().run_in_executor(executor, connection.close)
             executor.shutdown(wait=True)
         self._connections.clear()
-
-
-def _signing_keys(
-    connection: sqlite3.Connection, where: str, parameters: tuple[object, ...]
-) -> list[SigningKey]:
-    rows = connection.execute(
-        "SELECT kid, tenant_id, algorithm, material, created_at, revoked_at "  # noqa: S608
-        f"FROM signing_keys {where} ORDER BY created_at, kid",
-        parameters,
-    ).fetchall()
-    return [
-        SigningKey(
-            kid=row[0],
-            tenant_id=row[1],
-            algorithm=row[2],
-            material=row[3],
-            created_at=row[4],
-            revoked_at=row[5],
-        )
-        for row in rows
-    ]
 
 
 def _store(connection: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:

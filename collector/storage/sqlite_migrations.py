@@ -31,13 +31,17 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def migrate(connection: sqlite3.Connection) -> None:
-    """Apply the migrations not applied yet; safe to run on every start."""
+def migrate(connection: sqlite3.Connection, up_to: int | None = None) -> bool:
+    """Apply the migrations not applied yet (up to version `up_to`, for tests of an
+    older schema); safe to run on every start. True if any was applied."""
     connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
     )
+    applied_now = False
     for version, script in _migrations():
+        if up_to is not None and version > up_to:
+            break
         # IMMEDIATE takes the write lock first, so two processes starting together
         # cannot both apply the same migration.
         connection.execute("BEGIN IMMEDIATE")
@@ -52,7 +56,9 @@ def migrate(connection: sqlite3.Connection) -> None:
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (version, int(time.time())),
                 )
+                applied_now = True
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+    return applied_now

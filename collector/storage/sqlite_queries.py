@@ -248,16 +248,15 @@ class AnalyticsQueries:
                     language=row[4],
                     channel=row[5],
                     received_at=row[6],
-                    # row[7] is the client hash: never shown to analysts.
-                    device_class=row[8],
-                    os_family=row[9],
-                    browser_family=row[10],
-                    is_bot=bool(row[11]),
-                    answers=row[12],
-                    transaction_ref=row[13],
-                    office=row[14],
-                    operator=row[15],
-                    answer_seconds=row[16],
+                    device_class=row[7],
+                    os_family=row[8],
+                    browser_family=row[9],
+                    is_bot=bool(row[10]),
+                    answers=row[11],
+                    transaction_ref=row[12],
+                    office=row[13],
+                    operator=row[14],
+                    answer_seconds=row[15],
                 )
                 for row in connection.execute(sql, parameters)
             ]

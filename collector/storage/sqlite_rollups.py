@@ -15,9 +15,9 @@ from collector.storage.base import DIMENSIONS
 from collector.storage.rollup_rows import DIMENSION_DAYS
 
 RATING_COLUMNS = (
-    "id, service, rating, comment, language, channel, received_at, client_hash, "
-    "device_class, os_family, browser_family, is_bot, answers, transaction_ref, office, "
-    "operator, answer_seconds"
+    "id, service, rating, comment, language, channel, received_at, device_class, "
+    "os_family, browser_family, is_bot, answers, transaction_ref, office, operator, "
+    "answer_seconds"
 )
 # What a rebuild reads from stored ratings into temp.incoming: a comment purged for
 # retention still counts as a comment (the rollups only test comment <> '').
@@ -28,7 +28,7 @@ REBUILD_COLUMNS = RATING_COLUMNS.replace("comment,", f"{_COMMENT_OR_PURGED} AS c
 _CREATE_INCOMING = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
     id TEXT PRIMARY KEY, service TEXT, rating INTEGER, comment TEXT, language TEXT,
-    channel TEXT, received_at INTEGER, client_hash TEXT, device_class TEXT,
+    channel TEXT, received_at INTEGER, device_class TEXT,
     os_family TEXT, browser_family TEXT, is_bot INTEGER, answers TEXT,
     transaction_ref TEXT, office TEXT, operator TEXT, answer_seconds INTEGER, day TEXT
 )

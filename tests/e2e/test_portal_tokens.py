@@ -53,7 +53,7 @@ async def test_keys_from_the_cli_sign_tokens_until_revoked(serve: ServeProcess) 
         # (Polls made before the key was picked up count as token_unknown_key.)
         assert report.json()["services"]["demo-passport"]["duplicate"] == 1
 
-        revoked = run_cli(serve.data_dir, "key", "revoke", "portal-1")
+        revoked = run_cli(serve.data_dir, "key", "revoke", "demo", "portal-1")
         assert revoked.returncode == 0, revoked.stderr
         deadline = time.monotonic() + 10
         while (await http.get("/w/demo-passport", params={"t": token})).status_code != 403:

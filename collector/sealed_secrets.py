@@ -1,0 +1,96 @@
+"""Sealed secrets: the portals' HS256 secrets as storage keeps them, encrypted.
+
+AES-256-GCM with a key derived (HKDF-SHA256) from COLLECTOR_SECRET, so a copy of the
+database alone cannot sign transaction tokens. A sealed value is `sealed-v1:` and the
+base64url of a random 12-byte nonce, the ciphertext and its tag. The associated data
+names the key's tenant and kid, so a sealed secret copied into another key's row does
+not open there.
+
+After a rotation of COLLECTOR_SECRET, the previous secret (COLLECTOR_PREVIOUS_SECRET)
+still opens what it sealed; storage seals those values again with the current secret
+when it migrates. A value without the prefix is a secret stored before sealing
+existed: it is used as it is, and sealed at the next migration.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from collector.settings import Settings
+
+PREFIX = "sealed-v1:"
+_NONCE_BYTES = 12
+_INFO = b"civic-feedback signing key secrets v1"
+
+
+def sealer_for(settings: Settings) -> SecretSealer:
+    """The sealer of COLLECTOR_SECRET (and COLLECTOR_PREVIOUS_SECRET); the settings
+    must carry the secret (Settings.with_secret)."""
+    return SecretSealer(settings.secret, settings.previous_secret)
+
+
+def _cipher(secret: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode())
+    return AESGCM(key)
+
+
+def _context(tenant_id: str, kid: str) -> bytes:
+    return f"signing key\0{tenant_id}\0{kid}".encode()
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(PREFIX)
+
+
+class SecretSealer:
+    """Seals with the current secret; opens with the current or the previous one."""
+
+    def __init__(self, secret: str, previous_secret: str = "") -> None:
+        if not secret:
+            raise ValueError("a sealer needs the collector's secret")
+        self._current = _cipher(secret)
+        self._previous = _cipher(previous_secret) if previous_secret else None
+
+    def seal(self, plaintext: str, tenant_id: str, kid: str) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._current.encrypt(nonce, plaintext.encode(), _context(tenant_id, kid))
+        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def open(self, stored: str, tenant_id: str, kid: str) -> str | None:
+        """The secret; None when neither secret sealed it (or it was tampered with)."""
+        if not is_sealed(stored):
+            return stored
+        for cipher in (self._current, self._previous):
+            opened = _open(cipher, stored, tenant_id, kid)
+            if opened is not None:
+                return opened
+        return None
+
+    def resealed(self, stored: str, tenant_id: str, kid: str) -> str | None:
+        """What to store instead: the secret sealed with the current secret. None when
+        it already is, or when it cannot be opened (left as it is)."""
+        if not is_sealed(stored):
+            return self.seal(stored, tenant_id, kid)
+        if _open(self._current, stored, tenant_id, kid) is not None:
+            return None
+        opened = _open(self._previous, stored, tenant_id, kid)
+        return None if opened is None else self.seal(opened, tenant_id, kid)
+
+
+def _open(cipher: AESGCM | None, stored: str, tenant_id: str, kid: str) -> str | None:
+    if cipher is None:
+        return None
+    encoded = stored.removeprefix(PREFIX)
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        opened = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _context(tenant_id, kid))
+        return opened.decode()
+    except (InvalidTag, ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        return None
