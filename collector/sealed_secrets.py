@@ -8,15 +8,19 @@ not open there.
 
 After a rotation of COLLECTOR_SECRET, the previous secret (COLLECTOR_PREVIOUS_SECRET)
 still opens what it sealed; storage seals those values again with the current secret
-when it migrates. A value without the prefix is a secret stored before sealing
-existed: it is used as it is, and sealed at the next migration.
+when it migrates. A value without the prefix is a secret in clear: storage seals
+those an older collector left once, at the first start that has a sealer
+(collector/storage/signing_key_rows.py); any other is refused, as someone able to
+write a row could otherwise plant a secret of their own.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
+import threading
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from collector.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "sealed-v1:"
 _NONCE_BYTES = 12
@@ -57,6 +63,9 @@ class SecretSealer:
             raise ValueError("a sealer needs the collector's secret")
         self._current = _cipher(secret)
         self._previous = _cipher(previous_secret) if previous_secret else None
+        # Keys refused for a secret in clear, said once each: keys are listed every second.
+        self._refused: set[tuple[str, str]] = set()
+        self._refused_lock = threading.Lock()
 
     def seal(self, plaintext: str, tenant_id: str, kid: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -64,9 +73,11 @@ class SecretSealer:
         return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def open(self, stored: str, tenant_id: str, kid: str) -> str | None:
-        """The secret; None when neither secret sealed it (or it was tampered with)."""
+        """The secret; None when neither secret sealed it (or it was tampered with), or
+        when it is in clear."""
         if not is_sealed(stored):
-            return stored
+            self._refuse_in_clear(tenant_id, kid)
+            return None
         for cipher in (self._current, self._previous):
             opened = _open(cipher, stored, tenant_id, kid)
             if opened is not None:
@@ -74,14 +85,29 @@ class SecretSealer:
         return None
 
     def resealed(self, stored: str, tenant_id: str, kid: str) -> str | None:
-        """What to store instead: the secret sealed with the current secret. None when
-        it already is, or when it cannot be opened (left as it is)."""
+        """What to store instead of a value sealed with the previous secret: sealed
+        with the current one. None when it already is, when it cannot be opened, or when
+        it is in clear (each left as it is)."""
         if not is_sealed(stored):
-            return self.seal(stored, tenant_id, kid)
+            return None
         if _open(self._current, stored, tenant_id, kid) is not None:
             return None
         opened = _open(self._previous, stored, tenant_id, kid)
         return None if opened is None else self.seal(opened, tenant_id, kid)
+
+    def _refuse_in_clear(self, tenant_id: str, kid: str) -> None:
+        with self._refused_lock:
+            if (tenant_id, kid) in self._refused:
+                return
+            self._refused.add((tenant_id, kid))
+        # The tenant and kid only: the value may be a working secret.
+        logger.warning(
+            "the HS256 secret of key %r of tenant %r is stored in clear, which no collector "
+            "does since secrets are sealed: its tokens are refused. Revoke the key and add "
+            "a new one",
+            kid,
+            tenant_id,
+        )
 
 
 def _open(cipher: AESGCM | None, stored: str, tenant_id: str, kid: str) -> str | None:

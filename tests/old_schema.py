@@ -57,3 +57,13 @@ async def columns(url: str, table: str) -> set[str]:
         return {str(row[1]) for row in await query(url, f"PRAGMA table_info({table})")}
     sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
     return {str(row[0]) for row in await query(url, sql, (table,))}
+
+
+async def execute(url: str, sql: str, parameters: tuple[object, ...] = ()) -> None:
+    """One statement, committed, on a connection of the test's own (`?` placeholders)."""
+    if is_sqlite(url):
+        with contextlib.closing(sqlite3.connect(sqlite_path(url), isolation_level=None)) as db:
+            db.execute(sql, parameters)
+        return
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute(sql.replace("?", "%s").encode(), parameters)

@@ -229,7 +229,7 @@ async def test_migrations_queue_when_processes_start_together(
         await wait_for_lock_waiters(database, 3)
     assert [await process.wait() for process in processes] == [0, 0, 0]
     assert await rows(database, "SELECT version FROM schema_migrations") == [
-        (v,) for v in range(1, 5)
+        (v,) for v in range(1, 6)
     ]
     storage = PostgresStorage(postgres_url)
     try:

@@ -91,7 +91,7 @@ async def test_sqlite_is_durable_and_in_wal_mode(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("SELECT count(*) FROM ratings").fetchone() == (1,)
         versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
-        assert versions == [(v,) for v in range(1, 8)]
+        assert versions == [(v,) for v in range(1, 9)]
 
 
 async def test_bots_answers_are_not_counted(storage: Storage) -> None:

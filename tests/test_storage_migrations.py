@@ -15,7 +15,7 @@ from collector.storage import open_storage
 from collector.storage.sqlite import sqlite_path
 from collector.transaction_token import TokenRefusal, TransactionTokenError
 from tests.helpers import DAY_ONE
-from tests.old_schema import columns, is_sqlite, query, write_old_database
+from tests.old_schema import columns, execute, is_sqlite, query, write_old_database
 from tests.portal_tokens import claims
 
 OLD_RATINGS = 200
@@ -134,6 +134,40 @@ async def test_after_a_secret_rotation_the_previous_secret_opens_and_reseals(
     assert await refusal(after, portal_token(OLD_SECRET)) is None
     # ...and no longer opens it.
     assert await refusal(before, portal_token(OLD_SECRET)) is TokenRefusal.UNKNOWN_KEY
+
+
+PLANTED_SECRET = "a-secret-someone-wrote-into-the-table-0123456789"
+
+
+async def test_a_secret_written_in_clear_after_the_first_start_stays_refused(
+    storage_url: str, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write_old_database(storage_url, OLD_ROWS[:2])  # a tenant and a service, no key
+    started = replace(settings, database_url=storage_url)
+    runtime = await Runtime.open(started)
+    try:
+        # Someone able to write a row plants an HS256 secret of their own, in clear.
+        await execute(storage_url, OLD_ROWS[2][0], (PLANTED_SECRET,))
+        service = runtime.services.get("permits")
+        assert service is not None
+        for _ in range(2):
+            await runtime.reload_keys()
+            with pytest.raises(TransactionTokenError) as refused:
+                runtime.transactions.verify(portal_token(PLANTED_SECRET), service)
+            assert refused.value.refusal is TokenRefusal.UNKNOWN_KEY
+    finally:
+        await runtime.close()
+    # Said once, naming the key and its tenant, never the value.
+    said = [r.getMessage() for r in caplog.records if "stored in clear" in r.getMessage()]
+    assert said == [
+        "the HS256 secret of key 'portal-1' of tenant 'city-hall' is stored in clear, which "
+        "no collector does since secrets are sealed: its tokens are refused. Revoke the "
+        "key and add a new one"
+    ]
+    assert PLANTED_SECRET not in caplog.text
+    # A later start does not seal it: the sealing of secrets in clear was done once.
+    assert await refusal(started, portal_token(PLANTED_SECRET)) is TokenRefusal.UNKNOWN_KEY
+    assert await stored_material(storage_url) == PLANTED_SECRET
 
 
 async def test_a_kid_becomes_unique_per_tenant(storage_url: str) -> None:

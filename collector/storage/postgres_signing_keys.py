@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractAsyncContextManager
 
 from collector.sealed_secrets import SecretSealer
 from collector.signing_keys import SigningKey
 from collector.storage.postgres_rollups import MIGRATIONS_LOCK, Connection, advisory_lock
-from collector.storage.signing_key_rows import COLUMNS, HS256_ROWS, ORDER, key_of, reseal
+from collector.storage.signing_key_rows import (
+    COLUMNS,
+    HS256_ROWS,
+    ORDER,
+    SEALED_IN_CLEAR,
+    key_of,
+    reseal,
+)
 from collector.storage.signing_key_rows import stored_material as _stored_material
 
 _INSERT = f"INSERT INTO signing_keys ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)".encode()  # noqa: S608
@@ -16,6 +24,8 @@ _REVOKE = (
     b"WHERE tenant_id = %s AND kid = %s AND revoked_at IS NULL"
 )
 _RESEAL = b"UPDATE signing_keys SET material = %s WHERE tenant_id = %s AND kid = %s"
+_STEP_DONE = b"SELECT 1 FROM completed_steps WHERE step = %s"
+_MARK_STEP = b"INSERT INTO completed_steps (step, completed_at) VALUES (%s, %s)"
 
 
 class PostgresSigningKeys:
@@ -55,15 +65,19 @@ class PostgresSigningKeys:
         return [key_of(row, self._sealer) for row in await cursor.fetchall()]
 
     async def _reseal_signing_keys(self, connection: Connection) -> None:
-        """Seal, in one transaction, the HS256 secrets in clear or sealed with the
-        previous secret; under the migrations' lock, so processes starting together
-        do not both seal a secret."""
+        """Seal, in one transaction, the HS256 secrets sealed with the previous secret,
+        and the first time those in clear; under the migrations' lock, so processes
+        starting together do not both seal a secret."""
         if self._sealer is None:
             return
         async with connection.transaction():
             await connection.execute(advisory_lock(MIGRATIONS_LOCK))
+            done = await connection.execute(_STEP_DONE, (SEALED_IN_CLEAR,))
+            first = await done.fetchone() is None
             cursor = await connection.execute(f"{HS256_ROWS} FOR UPDATE".encode())
-            updates = reseal(await cursor.fetchall(), self._sealer)
+            updates = reseal(await cursor.fetchall(), self._sealer, seal_in_clear=first)
             if updates:
                 async with connection.cursor() as writer:
                     await writer.executemany(_RESEAL, updates)
+            if first:
+                await connection.execute(_MARK_STEP, (SEALED_IN_CLEAR, int(time.time())))

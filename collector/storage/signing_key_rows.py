@@ -1,6 +1,8 @@
 """What every backend does with signing keys' rows: HS256 secrets sealed on the way in
 and opened on the way out (collector/sealed_secrets.py), and sealed again at migration
-when an older collector or the previous COLLECTOR_SECRET left them."""
+when the previous COLLECTOR_SECRET sealed them. Those an older collector stored in clear
+are sealed once, at the first migration with a sealer, which marks the step done
+(SEALED_IN_CLEAR): a secret in clear found after that was planted, and stays refused."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ ORDER = "ORDER BY created_at, tenant_id, kid"
 HS256_ROWS = (
     "SELECT tenant_id, kid, material, revoked_at FROM signing_keys WHERE algorithm = 'HS256'"
 )
+# The name, in completed_steps, of the one-time sealing of secrets in clear.
+SEALED_IN_CLEAR = "secrets in clear sealed"
 
 
 def stored_material(key: SigningKey, sealer: SecretSealer | None) -> str:
@@ -48,12 +52,21 @@ def key_of(row: Sequence[object], sealer: SecretSealer | None) -> SigningKey:
     )
 
 
-def reseal(rows: Iterable[Sequence[object]], sealer: SecretSealer) -> list[tuple[str, str, str]]:
-    """(material, tenant_id, kid) to write for the HS256_ROWS that are in clear or
-    sealed with the previous secret; warns about active keys no secret of ours opens."""
+def reseal(
+    rows: Iterable[Sequence[object]], sealer: SecretSealer, *, seal_in_clear: bool
+) -> list[tuple[str, str, str]]:
+    """(material, tenant_id, kid) to write for the HS256_ROWS sealed with the previous
+    secret, and those in clear if seal_in_clear (the one-time step); warns about active
+    keys no secret of ours opens."""
     updates, unopenable = [], []
     for row in rows:
         tenant_id, kid, material = str(row[0]), str(row[1]), str(row[2])
+        if not is_sealed(material):
+            if seal_in_clear:
+                updates.append((sealer.seal(material, tenant_id, kid), tenant_id, kid))
+            else:
+                sealer.open(material, tenant_id, kid)  # refused, and said so
+            continue
         resealed = sealer.resealed(material, tenant_id, kid)
         if resealed is not None:
             updates.append((resealed, tenant_id, kid))

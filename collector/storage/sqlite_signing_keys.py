@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from collector.sealed_secrets import SecretSealer
 from collector.signing_keys import SigningKey
-from collector.storage.signing_key_rows import COLUMNS, HS256_ROWS, ORDER, key_of, reseal
+from collector.storage.signing_key_rows import (
+    COLUMNS,
+    HS256_ROWS,
+    ORDER,
+    SEALED_IN_CLEAR,
+    key_of,
+    reseal,
+)
 from collector.storage.signing_key_rows import stored_material as _stored_material
 from collector.storage.sqlite_queries import write_transaction
 
@@ -19,6 +27,8 @@ _REVOKE = (
     "UPDATE signing_keys SET revoked_at = ? WHERE tenant_id = ? AND kid = ? AND revoked_at IS NULL"
 )
 _RESEAL = "UPDATE signing_keys SET material = ? WHERE tenant_id = ? AND kid = ?"
+_STEP_DONE = "SELECT 1 FROM completed_steps WHERE step = ?"
+_MARK_STEP = "INSERT INTO completed_steps (step, completed_at) VALUES (?, ?)"
 
 
 class SqliteSigningKeys:
@@ -61,11 +71,15 @@ class SqliteSigningKeys:
 
 
 def reseal_signing_keys(connection: sqlite3.Connection, sealer: SecretSealer | None) -> bool:
-    """Seal, in one transaction, the HS256 secrets in clear or sealed with the previous
-    secret; True if any row changed."""
+    """Seal, in one transaction, the HS256 secrets sealed with the previous secret, and
+    the first time those in clear; True if any row changed."""
     if sealer is None:
         return False
     with write_transaction(connection):
-        updates = reseal(connection.execute(HS256_ROWS).fetchall(), sealer)
+        first = connection.execute(_STEP_DONE, (SEALED_IN_CLEAR,)).fetchone() is None
+        rows = connection.execute(HS256_ROWS).fetchall()
+        updates = reseal(rows, sealer, seal_in_clear=first)
         connection.executemany(_RESEAL, updates)
+        if first:
+            connection.execute(_MARK_STEP, (SEALED_IN_CLEAR, int(time.time())))
     return bool(updates)
