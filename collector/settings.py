@@ -10,20 +10,15 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-T = TypeVar("T")
+from collector.environment_reader import MIN_SECRET_LENGTH, EnvironmentReader
+from collector.environment_reader import SettingsError as SettingsError
 
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 (a file name)
-MIN_SECRET_LENGTH = 32
-
-
-class SettingsError(ValueError):
-    """A configuration variable has a value we cannot use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +94,7 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every COLLECTOR_* / REDIS_URL / DATABASE_URL / FLUSH_* variable."""
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
+        reader = EnvironmentReader(env)
         defaults = cls()
         settings = cls(
             host=reader.text("COLLECTOR_HOST", defaults.host),
@@ -227,93 +222,3 @@ def postgres_url_problem(url: str) -> str | None:
         reason = re.sub(r'"[^"]*"', '"…"', str(error)).strip()
         return f"not a connection URL psycopg accepts: {reason}"
     return None
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def _get(self, name: str) -> str | None:
-        value = self._env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def _parse(
-        self, name: str, default: T, parse: Callable[[str], T], *, confidential: bool = False
-    ) -> T:
-        """confidential: the value may hold a secret or a password, so the message names
-        the variable and the problem only (start-up errors end up in logs)."""
-        raw = self._get(name)
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except ValueError as error:
-            shown = name if confidential else f"{name}={raw!r}"
-            raise SettingsError(f"{shown}: {error}") from None
-
-    def text(self, name: str, default: str) -> str:
-        return self._parse(name, default, str)
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        def parse(raw: str) -> int:
-            value = int(raw)
-            if not low <= value <= high:
-                raise ValueError(f"must be between {low} and {high}")
-            return value
-
-        return self._parse(name, default, parse)
-
-    def seconds(self, name: str, default: float, low: float, high: float) -> float:
-        def parse(raw: str) -> float:
-            value = float(raw)
-            if not low <= value <= high:  # also refuses nan
-                raise ValueError(f"must be between {low:g} and {high:g} seconds")
-            return value
-
-        return self._parse(name, default, parse)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        def parse(raw: str) -> bool:
-            lowered = raw.lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError("must be one of on/off, true/false, yes/no, 1/0")
-
-        return self._parse(name, default, parse)
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        def parse(raw: str) -> str:
-            if raw.lower() not in choices:
-                raise ValueError(f"must be one of {', '.join(choices)}")
-            return raw.lower()
-
-        return self._parse(name, default, parse)
-
-    def url(
-        self,
-        name: str,
-        schemes: tuple[str, ...],
-        problem: Callable[[str], str | None] = lambda url: None,
-    ) -> str:
-        def parse(raw: str) -> str:
-            if not raw.startswith(schemes):
-                raise ValueError(f"must start with {' or '.join(schemes)}")
-            found = problem(raw)
-            if found:
-                raise ValueError(found)
-            return raw
-
-        # A URL may carry a password (postgresql://user:password@host/db).
-        return self._parse(name, "", parse, confidential=True)
-
-    def secret(self, name: str) -> str:
-        def parse(raw: str) -> str:
-            if len(raw) < MIN_SECRET_LENGTH:
-                raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
-            return raw
-
-        return self._parse(name, "", parse, confidential=True)
