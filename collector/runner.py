@@ -11,8 +11,9 @@ runs the flusher also runs the impression flusher, and so does `collector flush`
 
 Shutdown order for serve, on Ctrl-C or SIGTERM: each worker's HTTP server stops
 accepting and finishes in-flight requests; each worker pushes its last views; the
-flushers commit and acknowledge their batches; once every worker has exited, the
-embedded Redis server stops (fsyncing its AOF).
+flushers commit and acknowledge their batches; all of it within the worker's stop
+deadline (collector/shutdown.py); once every worker has exited, the embedded Redis
+server stops (fsyncing its AOF).
 Anything still in the stream stays in the AOF and is flushed on the next start.
 """
 
@@ -27,7 +28,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -46,6 +47,7 @@ from collector.runtime import Runtime
 from collector.sealed_secrets import sealer_for
 from collector.services import DEMO_SERVICE, DEMO_TENANT_ID
 from collector.settings import Settings
+from collector.shutdown import REQUESTS_SECONDS, ShutdownDeadline, StoppingServer
 from collector.slow_clients import deadline_protocol
 from collector.snippet import iframe_snippet, widget_url
 from collector.storage import Storage, StorageError, open_storage
@@ -54,9 +56,6 @@ from collector.supervisor import Supervisor
 logger = logging.getLogger(__name__)
 
 EMBEDDED_URL_FILE = "redis.url"
-_FLUSHER_STOP_TIMEOUT_SECONDS = 60
-# Pushing the last views has its own, shorter timeout inside; this only bounds a hang.
-_IMPRESSIONS_STOP_TIMEOUT_SECONDS = 15
 # How soon a running collector follows `collector service|key ...` from another
 # process: a revoked signing key stops working within this many seconds. Reading two
 # small tables once a second costs nothing measurable.
@@ -145,6 +144,7 @@ def serve_consumer_name(settings: Settings) -> str:
 
 
 async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: socket.socket) -> None:
+    deadline = ShutdownDeadline(settings.stop_timeout_seconds)
     runtime = await Runtime.open(settings)
     flusher_tasks: list[asyncio.Task[None]] = []
     flushers: list[Flusher] = []
@@ -171,7 +171,7 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
         if embedded:
             forgetting = asyncio.create_task(forget_expired_salts_daily(runtime.redis))
         reloading = asyncio.create_task(_reload_configuration_periodically(runtime))
-        server = uvicorn.Server(_server_config(settings, create_app(runtime), runtime))
+        server = StoppingServer(_server_config(settings, create_app(runtime), runtime), deadline)
         global _serving
         _serving = server  # from here on a stop signal shuts the server down gracefully
         print_banner(settings, runtime, out)
@@ -186,33 +186,21 @@ async def _serve(settings: Settings, out: TextIO, embedded: bool, listening: soc
         for task in (reloading, forgetting):
             if task is not None:
                 task.cancel()
-        await _stop(runtime.impressions.stop, counting, "impression counter")
+        loops = [("impression counter", runtime.impressions.stop, counting)]
         if spool is not None and replaying is not None:
-            await _stop(spool.stop, replaying, "spool replay")
+            loops.append(("spool replay", spool.stop, replaying))
         if impression_flusher is not None and impression_flushing is not None:
-            await _stop(impression_flusher.stop, impression_flushing, "impression flusher")
-        for flusher in flushers:
-            flusher.stop()
+            loops.append(("impression flusher", impression_flusher.stop, impression_flushing))
         for flusher, flusher_task in zip(flushers, flusher_tasks, strict=True):
-            try:
-                await asyncio.wait_for(flusher_task, _FLUSHER_STOP_TIMEOUT_SECONDS)
-            except TimeoutError:
-                logger.error("flusher did not stop in time; its batch stays pending in Redis")
-            except Exception:
-                logger.exception("the flusher ended with an error; its batch stays pending")
-            await flusher.close()
-        await runtime.close()
+            loops.append((f"flusher of shard {flusher.shard}", flusher.stop, flusher_task))
+        await deadline.stop(loops)
+        await deadline.finish(_close(flushers, runtime), "closing connections")
 
 
-async def _stop(stop: Callable[[], None], task: asyncio.Task[None], name: str) -> None:
-    """Ask a background loop to finish and wait for it, for a while."""
-    stop()
-    try:
-        await asyncio.wait_for(task, _IMPRESSIONS_STOP_TIMEOUT_SECONDS)
-    except TimeoutError:
-        logger.error("the %s did not stop in time", name)
-    except Exception:
-        logger.exception("the %s ended with an error", name)
+async def _close(flushers: list[Flusher], runtime: Runtime) -> None:
+    for flusher in flushers:
+        await flusher.close()
+    await runtime.close()
 
 
 async def _reload_configuration_periodically(runtime: Runtime) -> None:
@@ -225,7 +213,7 @@ async def _reload_configuration_periodically(runtime: Runtime) -> None:
             logger.warning("could not reload services and keys: %s", error)
 
 
-_serving: uvicorn.Server | None = None
+_serving: StoppingServer | None = None
 
 
 def _on_stop_signal(signal_number: int, frame: object) -> None:
@@ -236,6 +224,7 @@ def _on_stop_signal(signal_number: int, frame: object) -> None:
     finish our own shutdown, not die before stopping the embedded server."""
     if _serving is None:
         raise SystemExit(0)
+    _serving.deadline.begin()
     _serving.should_exit = True
 
 
@@ -270,7 +259,8 @@ def _server_config(
         proxy_headers=False,
         log_config=None,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        # Within the worker's stop deadline (collector/shutdown.py).
+        timeout_graceful_shutdown=min(REQUESTS_SECONDS, settings.stop_timeout_seconds),
     )
 
 
@@ -316,7 +306,10 @@ def serve(settings: Settings, out: TextIO, workers: int = 1) -> None:
             def worker_main(slot: int, first_start: bool) -> None:
                 _work(settings, out, listening, slot, first_start, embedded is not None)
 
-            Supervisor(workers, worker_main, listening, embedded).run()
+            supervisor = Supervisor(
+                workers, worker_main, listening, embedded, settings.stop_timeout_seconds
+            )
+            supervisor.run()
         finally:
             if embedded is not None:
                 url_file.unlink(missing_ok=True)

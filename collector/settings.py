@@ -74,6 +74,10 @@ class Settings:
     # A request body still arriving this long after its headers: the widget answers
     # its 408 page, any other route a plain 408 a second later (collector/slow_clients.py).
     body_timeout_seconds: float = 15.0
+    # A serving worker's whole stop, from the signal: requests in flight, last views,
+    # the flushers' batches (collector/shutdown.py). What a flusher did not acknowledge
+    # by then stays pending in Redis.
+    stop_timeout_seconds: int = 60
     flush_batch_size: int = 1000
     flush_block_milliseconds: int = 2000
     flush_max_deliveries: int = 5
@@ -144,6 +148,9 @@ class Settings:
             ),
             body_timeout_seconds=reader.seconds(
                 "COLLECTOR_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds, 0.1, 600
+            ),
+            stop_timeout_seconds=reader.integer(
+                "COLLECTOR_STOP_TIMEOUT_SECONDS", defaults.stop_timeout_seconds, 1, 3600
             ),
             flush_batch_size=reader.integer(
                 "FLUSH_BATCH_SIZE", defaults.flush_batch_size, 1, 10_000

@@ -66,6 +66,7 @@ PARSED = [
     ("embedded-redis", "COLLECTOR_EMBEDDED_REDIS_PORT", "6390", "embedded_redis_port", 6390),
     ("header-timeout", "COLLECTOR_HEADER_TIMEOUT_SECONDS", "2.5", "header_timeout_seconds", 2.5),
     ("body-timeout", "COLLECTOR_BODY_TIMEOUT_SECONDS", "30", "body_timeout_seconds", 30.0),
+    ("stop-timeout", "COLLECTOR_STOP_TIMEOUT_SECONDS", "25", "stop_timeout_seconds", 25),
 ]
 
 # (id, variable, raw value, reason after "VARIABLE='raw': ")
@@ -84,6 +85,7 @@ REFUSED = [
     ("claim-idle-fraction", "FLUSH_CLAIM_IDLE_SECONDS", "1.5", f"{NOT_AN_INTEGER} '1.5'"),
     ("fsync-no", "COLLECTOR_REDIS_APPENDFSYNC", "no", "must be one of always, everysec"),
     ("block-zero", "FLUSH_BLOCK_MILLISECONDS", "0", "must be between 10 and 60000"),
+    ("stop-timeout-0", "COLLECTOR_STOP_TIMEOUT_SECONDS", "0", "must be between 1 and 3600"),
     (
         "header-timeout-0",
         "COLLECTOR_HEADER_TIMEOUT_SECONDS",

@@ -24,6 +24,12 @@ from tests.helpers import eventually
 
 BEFORE = 40  # thanked before the signal; the flusher holds some of them
 IN_FLIGHT = 6  # requests whose bodies are still on their way when the signal comes
+# A worker's whole stop, shortened (COLLECTOR_STOP_TIMEOUT_SECONDS); with storage
+# locked, each shard's flusher alone would wait SQLite's 10 s busy timeout, in turn.
+STOP_TIMEOUT_SECONDS = 3
+SHARDS = 4
+# After the worker's deadline: its exit, the supervisor's, the embedded server's fsync.
+EXIT_MARGIN_SECONDS = 5
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -140,3 +146,45 @@ async def test_sigterm_right_after_the_banner_stops_the_collector(tmp_path: Path
             assert serve.terminate(timeout_seconds=30) == 0
         finally:
             serve.kill()
+
+
+async def test_sigterm_with_storage_locked_stops_within_the_stop_timeout(tmp_path: Path) -> None:
+    serve = start_serve(
+        tmp_path / "data",
+        REDIS_SHARDS=str(SHARDS),
+        COLLECTOR_STOP_TIMEOUT_SECONDS=str(STOP_TIMEOUT_SECONDS),
+    )
+    database = serve.data_dir / "collector.db"
+    backlog = Backlog(embedded_redis_url(serve.data_dir), shards=SHARDS)
+    blocker = sqlite3.connect(database, isolation_level=None, timeout=30)
+    try:
+        # Storage locked: the flushers hold batches they cannot commit.
+        blocker.execute("BEGIN EXCLUSIVE")
+        load = RatingLoad(serve.url, TEST_SECRET, connections=4)
+        assert (await load.run(BEFORE)).statuses() == {303: BEFORE}
+
+        async def holding_a_batch() -> bool:
+            return await backlog.pending() > 0
+
+        await eventually(holding_a_batch, 30)
+        await backlog.close()
+        assert serve.process is not None
+        signalled = time.monotonic()
+        serve.process.send_signal(signal.SIGTERM)
+        assert await wait_for_exit(serve, 120) == 0
+        stopped_after = time.monotonic() - signalled
+        print(f"stopped {stopped_after:.1f} s after SIGTERM, storage locked")
+        assert stopped_after < STOP_TIMEOUT_SECONDS + EXIT_MARGIN_SECONDS
+        # Nothing thanked is lost: the batches stayed pending, and the next start,
+        # with storage back, stores every one of them.
+        blocker.execute("ROLLBACK")
+        serve.start()
+        backlog = Backlog(embedded_redis_url(serve.data_dir), shards=SHARDS)
+        await eventually(backlog.drained, 60)
+        assert_reconciled(load.outcomes, database, load.prefix)
+        assert await backlog.dead_letters() == 0
+        assert serve.terminate() == 0
+    finally:
+        blocker.close()
+        await backlog.close()
+        serve.kill()
