@@ -26,7 +26,8 @@ class TenantDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def cleaned(self) -> TenantDefinition:
         """Texts checked and normalised; Unprocessable (422) names the field."""
         zone = self.time_zone
-        return TenantDefinition(
+        return msgspec.structs.replace(
+            self,
             name=plain_text.clean(self.name, "name", maximum=NAME_CHARACTERS),
             time_zone=None if zone is None else plain_text.clean(zone, "time_zone", maximum=64),
         )

@@ -20,7 +20,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from collector.api_schema import API_PREFIX
+from collector.api_schema import API_PREFIX, BODY_METHODS
 from collector.errors import BadRequest, Forbidden
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ ADMIN_PREFIX = "/api/v1/admin/"
 MAXIMUM_BODY_BYTES = 64 * 1024
 # Our deepest body, config.question_texts.LANGUAGE.QUESTION, is 4 levels.
 MAXIMUM_JSON_DEPTH = 32
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _OPENING = frozenset(b"[{")
@@ -64,7 +63,7 @@ async def authenticate_first(
     claims = runtime.analyst_tokens.verify_header(connection.headers.get("authorization"))
     if path.startswith(ADMIN_PREFIX) and claims.role not in ("admin", "platform"):
         raise Forbidden("this needs a token with the admin role")
-    if isinstance(connection, Request) and connection.method in _BODY_METHODS:
+    if isinstance(connection, Request) and connection.method in BODY_METHODS:
         body = await connection.body()  # kept for the handler; 413 beyond the limit
         if json_depth_exceeds(body, MAXIMUM_JSON_DEPTH):
             raise BadRequest(

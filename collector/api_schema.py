@@ -36,7 +36,9 @@ _BODY_ERRORS = {
     413: "the body is larger than 64 KB",
     422: "a text holds a control character, is empty or too long; `field` names it",
 }
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
+# The methods whose operations take a body: the guard reads and bounds only theirs
+# (collector/api_guards.py); a DELETE's body is never read.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _responses(texts: dict[int, str]) -> dict[int, ResponseSpec]:
@@ -61,7 +63,7 @@ class ApiSchema(ReceiveRoutePlugin):
         for handler in getattr(route, "route_handlers", ()):
             if isinstance(handler, HTTPRouteHandler):
                 errors = ERROR_RESPONSES
-                if handler.http_methods & _BODY_METHODS:
+                if handler.http_methods & BODY_METHODS:
                     errors = {**ERROR_RESPONSES, **BODY_ERROR_RESPONSES}
                 handler.responses = {**errors, **(handler.responses or {})}
                 handler.security = handler.security or [{"bearer": []}]

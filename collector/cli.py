@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":
             tokens = AnalystTokens(settings.with_secret().secret)
-            lifetime = max(1, arguments.days) * 86400
+            lifetime = arguments.days * 86400  # --days is 1 to 366
             tenant = PLATFORM_TENANT if arguments.role == "platform" else arguments.tenant
             print(tokens.issue(tenant, role=arguments.role, lifetime_seconds=lifetime))
         elif arguments.command == "dashboard-link":
@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
     except (RuntimeError, SettingsError, service_commands.CommandError) as error:
-        # Start-up and command problems, said plainly.
+        # Start-up and command problems, said plainly; also the supervisor's giving up
+        # (SupervisionGaveUp is a RuntimeError), which it logged in full already.
         print(f"collector: {error}", file=sys.stderr)
         return 2
     return 0

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
+
+# ASCII digits, and a minus sign so that -3 is said to be out of range.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
@@ -16,6 +20,9 @@ def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
+            # int() alone also takes other scripts' digits ('٣'), '3_0' and '+3'.
+            if not _WHOLE_NUMBER.fullmatch(text.strip()):
+                raise ValueError(text)
             value = int(text.strip(), 10)
         except ValueError:
             raise argparse.ArgumentTypeError(

@@ -21,8 +21,10 @@ collector/supervisor.py starts it again if it dies while the collector runs.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -64,20 +66,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def die_with_parent() -> None:
-    """Runs in a child process: ask the kernel for SIGTERM when the parent dies."""
+def die_with_parent(parent: int) -> None:
+    """Runs in a child process of `parent` (its pid, taken before the fork): ask the
+    kernel for SIGTERM when the parent dies. A parent that died before the request
+    would never be signalled for (the child belongs to another process by then), so
+    the child sees that and exits at once."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
-        pass  # not Linux: the server then outlives a kill -9 of the collector
+        return  # not Linux: the child then outlives a kill -9 of the collector
+    if os.getppid() != parent:
+        os._exit(1)
 
 
-def _prepare_server_process() -> None:
+def _prepare_server_process(parent: int) -> None:
     """Runs in the server's process before exec: it dies with its parent, and it takes
     the signals the supervisor blocks for itself (a blocked SIGTERM would make every
     stop wait for its timeout, then kill the server)."""
-    die_with_parent()
+    die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
@@ -138,7 +145,7 @@ class EmbeddedRedis:
             start_new_session=True,
             # Its AOF holds buffered ratings and the day's salt: files 0600, dir 0700.
             umask=0o077,
-            preexec_fn=_prepare_server_process,
+            preexec_fn=functools.partial(_prepare_server_process, os.getpid()),
         )
         self._wait_until_ready(timeout_seconds)
         logger.info("embedded valkey-server pid %s on port %s", self._process.pid, self.port)

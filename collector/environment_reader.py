@@ -4,10 +4,13 @@ a secret, its value)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 MIN_SECRET_LENGTH = 32
 
@@ -48,6 +51,9 @@ class EnvironmentReader:
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         def parse(raw: str) -> int:
+            # Not int() alone, which also takes other scripts' digits, '3_0' and '+3'.
+            if not _WHOLE_NUMBER.fullmatch(raw):
+                raise ValueError("must be a whole number in digits 0-9")
             value = int(raw)
             if not low <= value <= high:
                 raise ValueError(f"must be between {low} and {high}")

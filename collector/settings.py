@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from collector.environment_reader import MIN_SECRET_LENGTH, EnvironmentReader
 from collector.environment_reader import SettingsError as SettingsError
@@ -102,7 +102,9 @@ class Settings:
         defaults = cls()
         settings = cls(
             host=reader.text("COLLECTOR_HOST", defaults.host),
-            port=reader.integer("COLLECTOR_PORT", defaults.port, 0, 65535),
+            # Not 0 (any free port), as for --port: the banner and the snippet print
+            # the configured port, and every process must listen on the same one.
+            port=reader.integer("COLLECTOR_PORT", defaults.port, 1, 65535),
             data_dir=Path(reader.text("COLLECTOR_DATA_DIR", str(defaults.data_dir))),
             secret=reader.secret("COLLECTOR_SECRET"),
             previous_secret=reader.secret("COLLECTOR_PREVIOUS_SECRET"),
@@ -203,15 +205,27 @@ class Settings:
 
 
 def shown_url(url: str) -> str:
-    """The URL as it may be printed or logged: its password, if any, as ***."""
+    """The URL as it may be printed or logged: the password of its user part, and every
+    query parameter naming a password (`password=`, `sslpassword=`), as ***."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url
+        password = parts.password
     except ValueError:
         return url.split(":", 1)[0] + "://…"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    netloc = parts.netloc
+    if password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    fields = []
+    for field in parts.query.split("&") if parts.query else ():
+        name, equals, _ = field.partition("=")
+        if equals and "password" in unquote_plus(name).casefold():
+            field = f"{name}=***"
+        fields.append(field)
+    query = "&".join(fields)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # urlunsplit would turn sqlite://// into sqlite://
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def postgres_url_problem(url: str) -> str | None:

@@ -159,19 +159,20 @@ class Supervisor:
         # What this process buffered would otherwise be written again by the child.
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self._worker(slot.number, first_start)
+            self._worker(slot.number, first_start, parent)
         slot.pid, slot.restart_at = pid, None
         slot.starts += 1
         logger.info("worker %d started, pid %d", slot.number, pid)
 
-    def _worker(self, number: int, first_start: bool) -> None:
+    def _worker(self, number: int, first_start: bool, parent: int) -> None:
         """The child's side of a fork: serve, and never return into the supervisor."""
         code = 1
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._child_mask)
-            die_with_parent()
+            die_with_parent(parent)
             self._worker_main(number, first_start)
             code = 0
         except SystemExit as stop:  # a stop signal before the HTTP server ran

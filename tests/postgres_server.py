@@ -9,6 +9,7 @@ directory of its own (pytest's are private to root).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import pwd
@@ -77,7 +78,7 @@ class PostgresServer:
                 group=self._group,
                 extra_groups=[] if self._user is not None else None,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
 
     def start(self, timeout_seconds: float = 60.0) -> str:

@@ -8,6 +8,8 @@ until every node reports cluster_state:ok and knows every node's slots.
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -80,7 +82,7 @@ class RedisClusterServers:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
 
     def _wait_for_node(self, port: int, timeout_seconds: float) -> redis.Redis:

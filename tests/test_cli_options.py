@@ -13,6 +13,12 @@ CASES = [
     (["dashboard-link", "--minutes", "0"], "--minutes: 0 is out of range: from 1 to 1440"),
     (["dashboard-link", "--minutes", "ten"], "--minutes: 'ten' is not a whole number"),
     (["dashboard-link", "--minutes", "1.5"], "--minutes: '1.5' is not a whole number"),
+    # Only ASCII digits: int() alone takes other scripts' digits, underscores and a plus.
+    (["dashboard-link", "--minutes", "٣"], "--minutes: '٣' is not a whole number"),
+    (["dashboard-link", "--minutes", "\uff11\uff15"], "--minutes: '\uff11\uff15' is not a whole"),
+    (["dashboard-link", "--minutes", "3_0"], "--minutes: '3_0' is not a whole number"),
+    (["dashboard-link", "--minutes", "+3"], "--minutes: '+3' is not a whole number"),
+    (["token", "--days", "- 3"], "--days: '- 3' is not a whole number"),
     (["token", "--days", "100000"], "--days: 100000 is out of range: from 1 to 366"),
     (["token", "--days", "-3"], "--days: -3 is out of range: from 1 to 366"),
     (["serve", "--workers", "65"], "--workers: 65 is out of range: from 1 to 64"),

@@ -101,3 +101,26 @@ def test_password_and_fsync_always(tmp_path: Path) -> None:
             assert client.config_get("appendfsync") == {"appendfsync": "always"}
     finally:
         server.stop()
+
+
+# A child that asks to die with the parent whose pid it is given, then says so.
+_CHILD = (
+    "import sys\n"
+    "from collector.embedded_redis import die_with_parent\n"
+    "die_with_parent(int(sys.argv[1]))\n"
+    "print('running')\n"
+)
+
+
+def test_a_child_whose_parent_died_before_it_asked_exits_at_once() -> None:
+    # The parent can die between the fork and the child's prctl: the kernel then never
+    # signals the child, which belongs to another process already. A parent other than
+    # the one expected is what the child sees then.
+    orphaned = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(os.getpid() + 1)], capture_output=True, text=True
+    )
+    assert (orphaned.returncode, orphaned.stdout, orphaned.stderr) == (1, "", "")
+    kept = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(os.getpid())], capture_output=True, text=True
+    )
+    assert (kept.returncode, kept.stdout, kept.stderr) == (0, "running\n", "")
