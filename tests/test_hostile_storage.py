@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import sqlite3
-import time
 
 import httpx
 import msgspec
@@ -32,6 +31,12 @@ _NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 QUESTIONS: tuple[QuestionId, ...] = ("resolved", "duration", "easy")
 LAYOUTS = ("compact", "full", "page")
+# The open-data page's row for the month of store_hostile's ratings (40 days before
+# the runtime's clock, 2026-06-15).
+PUBLISHED_MAY = (
+    '<time datetime="2026-05">May 2026</time></th>\n'
+    "<td>30</td><td>3.00</td><td>40.0%</td>" + "<td>6</td>" * 5 + "</tr>"
+)
 
 
 async def store_hostile(runtime: Runtime, text: str) -> None:
@@ -46,7 +51,8 @@ async def store_hostile(runtime: Runtime, text: str) -> None:
         open_data_minimum_count=5,
     )
     await runtime.storage.save_service(Service(slug="svc", tenant_id="t", name=text, config=config))
-    forty_days_ago = int(time.time() * 1000) - 40 * 86_400_000
+    # By the runtime's clock, as the open-data pages count complete months by it.
+    forty_days_ago = int(runtime.clock() * 1000) - 40 * 86_400_000
     ratings = [
         stored_rating(n, stars=n % 5 + 1, received_at=forty_days_ago, comment=text[:1000])
         for n in range(1, 31)
@@ -92,6 +98,11 @@ async def test_dashboard_open_data_and_api(
         assert response.status_code == 200, path
         if path == "/open/svc":
             plain(response)
+            # Figures rendered, not only withheld months: the month of the 30 ratings
+            # (6 per star) with its count, mean, CSAT and star counts.
+            assert PUBLISHED_MAY in response.text
+    published = [m for m in (await client.get("/open/svc.json")).json()["months"] if m["count"]]
+    assert [(m["published"], m["count"]) for m in published] == [(True, 30)]
     await signed_in(client, runtime, "*", "platform")
     overview = await client.get("/dashboard?tenant=t")
     assert overview.status_code == 200
