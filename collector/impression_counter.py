@@ -2,7 +2,7 @@
 
 A client adds at most one view per service per VIEW_WINDOW_SECONDS: reloading the
 form, or a script asking for it in a loop, is no new reader. Counting a view is a
-dict lookup on the hot path, keyed by the client's salted hash; repeats within one
+dict lookup on the hot path, keyed by the client's view hash; repeats within one
 push are refused there. About once a second a background task sends the (service,
 client) pairs seen since the last push to a Lua script (one per thousand pairs, all
 in one pipeline: one round trip, as before), which SET NX EX's a short-lived key per
@@ -176,7 +176,7 @@ class ImpressionCounter:
         if self._hasher is not None:
             # A no-op but once a day: the next views are hashed with the day's salt.
             with contextlib.suppress(ServiceUnavailable):
-                await self._hasher.load_salt()
+                await self._hasher.load_view_salt(self._clock())
         # Swapped out before the first await, so views counted meanwhile go to the new
         # dicts and none is pushed twice or lost.
         views, self._views = self._views, OrderedDict()
