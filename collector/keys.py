@@ -85,6 +85,12 @@ def view_salt(day: str) -> str:
     return f"cf:{_TAG}:view-salt:{day}"
 
 
+def view_push(push_id: str) -> str:
+    """Marks one part of an impression push as applied, with its result, so that the
+    part sent again after a lost reply changes nothing."""
+    return f"cf:{_TAG}:view-push:{push_id}"
+
+
 def impression_batch(batch_id: str) -> str:
     """The views of one batch, from the rename until storage has them."""
     return f"cf:{_TAG}:impressions:batch:{batch_id}"
