@@ -4,8 +4,6 @@ the counter's memory and Redis's bounded under a flood from many addresses."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -72,10 +70,9 @@ async def view_keys(runtime: Runtime) -> int:
 
 
 async def test_a_flood_from_one_address_leaves_the_response_rate_as_it_was(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, client: httpx.AsyncClient, clock: StoppedClock
 ) -> None:
-    now = int(time.time() * 1000)
-    ratings = [stored_rating(n, service=SERVICE, received_at=now) for n in (1, 2)]
+    ratings = [stored_rating(n, service=SERVICE, received_at=clock.milliseconds) for n in (1, 2)]
     assert await runtime.storage.store(ratings) == 2
     for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"):
         await show_forms(runtime, address)
