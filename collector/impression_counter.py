@@ -51,11 +51,11 @@ QUARTER_MILLISECONDS = 900_000
 VIEW_WINDOW_SECONDS = 300
 # New (service, client) pairs one process admits per push interval; more are refused
 # as overflows. Each admitted pair becomes a Redis key for VIEW_WINDOW_SECONDS, in the
-# server that holds the rating stream (noeviction), so this bounds that memory:
-# about 500 x 300 keys per worker (docs/analytics.md has the bound in bytes). New
-# viewers come only as fast as citizens finish services: 500 a second is 43 million a
-# day for one worker, more than a national portal has users, so only a flood from
-# very many addresses reaches it.
+# server that holds the rating stream (noeviction), so this bounds that memory: at
+# most 500 x 301 + MAXIMUM_PENDING_VIEWS keys per process (docs/analytics.md, with
+# bytes). New viewers come only as fast as citizens finish services, and a large
+# portal spreads them over many processes: 500 a second (43 million a day) for one
+# process leaves a wide margin, so only a flood from very many addresses reaches it.
 NEW_PAIRS_PER_INTERVAL = 500
 # Pairs held between pushes (or while Redis is down), about 250 bytes each: 5 MB. Only
 # an outage of 40 seconds at NEW_PAIRS_PER_INTERVAL reaches it; then the oldest are
