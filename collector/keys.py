@@ -75,7 +75,20 @@ def rejections(service: str, day: str) -> str:
 
 
 def client_salt(day: str) -> str:
+    """The day's salt of client hashes (rate limits)."""
     return f"cf:{_TAG}:salt:{day}"
+
+
+def view_salt(day: str) -> str:
+    """The day's salt of view hashes, apart from client_salt so that a view key cannot
+    be linked to the rate-limit key of the same client."""
+    return f"cf:{_TAG}:view-salt:{day}"
+
+
+def view_push(push_id: str) -> str:
+    """Marks one part of an impression push as applied, with its result, so that the
+    part sent again after a lost reply changes nothing."""
+    return f"cf:{_TAG}:view-push:{push_id}"
 
 
 def impression_batch(batch_id: str) -> str:

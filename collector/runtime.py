@@ -79,9 +79,10 @@ class Runtime:
         await _check_redis_version(redis)
         directory = widget_directory()
         hasher = ClientHasher(redis)
-        # Now, so that views are deduplicated with the day's salt from the first one
-        # (collector/impression_counter.py); Redis down is said above.
+        # Now, so that views are deduplicated with the day's view salt from the first
+        # one (collector/impression_counter.py); Redis down is said above.
         with contextlib.suppress(ServiceUnavailable):
+            await hasher.load_view_salt(clock())
             await hasher.load_salt()
         return cls(
             settings=settings,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from collector.personal_data_patterns import Kind
-from collector.redaction import Finding, find_personal_data, redact
+from collector.redaction import Finding, find_personal_data, redact, redact_within
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "redaction_corpus"
 COUNTRIES = ("am", "ru", "kg", "uz", "kz")
@@ -34,6 +34,9 @@ TYPICAL_COMMENT = (
 PLAIN_COMMENT = (
     "Очередь была долгой, но сотрудники вежливые и всё объяснили, спасибо большое за помощь"
 )
+# The slowest comment found of about 7,000 made of digit groups and separators: every
+# run of digits is long enough to judge, and no part of it is personal data.
+CRAFTED_COMMENT = ("1\u00a012." * LONG_COMMENT_CHARACTERS)[:LONG_COMMENT_CHARACTERS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,14 @@ def main() -> None:
         (f"{len(PLAIN_COMMENT)}-character comment without numbers", PLAIN_COMMENT),
     ):
         print(f"{label}: {microseconds(text):.1f} µs per comment (median)")
+    crafted = statistics.median(
+        timeit.repeat(
+            lambda: redact_within(CRAFTED_COMMENT, LONG_COMMENT_CHARACTERS), number=10, repeat=31
+        )
+    )
+    print(
+        f"{len(CRAFTED_COMMENT)}-character comment written to be slow: {crafted / 10 * 1e3:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

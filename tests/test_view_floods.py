@@ -1,22 +1,27 @@
 """Widget views cannot be inflated: one view per client, service and few minutes,
 decided in the impression counter's one push, with refusals counted by reason, and
-the counter's memory bounded under a flood from many addresses."""
+the counter's memory and Redis's bounded under a flood from many addresses."""
 
 from __future__ import annotations
-
-import time
 
 import httpx
 import pytest
 
 from collector import keys
-from collector.impression_counter import FLOOD, OVERFLOW, ImpressionCounter
+from collector.impression_counter import (
+    FLOOD,
+    MAXIMUM_PENDING_VIEWS,
+    OVERFLOW,
+    VIEW_WINDOW_SECONDS,
+    ImpressionCounter,
+)
 from collector.impression_flusher import ImpressionFlusher
 from collector.redis_clients import reply_text
 from collector.runtime import Runtime
+from tests.clock import StoppedClock
 from tests.conftest import REDIS_LAYOUTS
 from tests.helpers import asgi_transport, bearer, stored_rating
-from tests.impressions import viewer
+from tests.impressions import counting_widget, live_views, viewer
 
 SERVICE = "demo-passport"
 
@@ -58,11 +63,16 @@ async def redis_calls(runtime: Runtime) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
+async def view_keys(runtime: Runtime) -> int:
+    """The view keys live in Redis, as an operator would count them."""
+    pattern = keys.view("*", "*")
+    return len([key async for key in runtime.redis.scan_iter(match=pattern, count=1000)])
+
+
 async def test_a_flood_from_one_address_leaves_the_response_rate_as_it_was(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, client: httpx.AsyncClient, clock: StoppedClock
 ) -> None:
-    now = int(time.time() * 1000)
-    ratings = [stored_rating(n, service=SERVICE, received_at=now) for n in (1, 2)]
+    ratings = [stored_rating(n, service=SERVICE, received_at=clock.milliseconds) for n in (1, 2)]
     assert await runtime.storage.store(ratings) == 2
     for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"):
         await show_forms(runtime, address)
@@ -127,3 +137,42 @@ async def test_a_flood_from_many_addresses_is_bounded_in_memory(
     views = await runtime.redis.hgetall(keys.IMPRESSIONS)
     assert sum(int(value) for value in views.values()) == 100
     assert await refused(runtime, client) == {OVERFLOW: 900}
+
+
+async def test_a_flood_of_new_addresses_leaves_a_bounded_number_of_view_keys(
+    runtime: Runtime, client: httpx.AsyncClient, clock: StoppedClock
+) -> None:
+    # 50 new addresses a second for 4 seconds, to a worker that admits 20 a second.
+    per_interval, seconds, addresses = 20, 4, 50
+    counter = ImpressionCounter(runtime.redis, new_pairs_per_interval=per_interval, clock=clock)
+    for second in range(seconds):
+        for n in range(addresses):
+            async with counting_widget(runtime, counter, f"10.0.{second}.{n}") as widget:
+                assert (await widget.get(f"/w/{SERVICE}")).status_code == 200
+        assert await counter.push()
+        clock.advance(1)
+    # Keys live 5 minutes: at most per_interval x (300 + 1) per worker, plus what it
+    # held through an outage (docs/analytics.md).
+    bound = per_interval * (VIEW_WINDOW_SECONDS + 1) + MAXIMUM_PENDING_VIEWS
+    assert await view_keys(runtime) == per_interval * seconds <= bound
+    assert sum((await live_views(runtime.redis)).values()) == per_interval * seconds
+    refusals = (addresses - per_interval) * seconds
+    assert await refused(runtime, client) == {OVERFLOW: refusals}
+    assert counter.dropped == refusals
+
+
+async def test_the_addresses_of_one_ipv6_network_are_one_viewer(
+    runtime: Runtime, client: httpx.AsyncClient, clock: StoppedClock
+) -> None:
+    """A phone's privacy addresses change within its /64: still one view."""
+    counter = ImpressionCounter(runtime.redis, clock=clock)
+    one_network = [f"2001:db8:5:7:{n:x}:a1:b2:c3" for n in range(1, 40)]
+    others = ["2001:db8:5:8::1", "198.51.100.7", "::ffff:198.51.100.8", "198.51.100.8"]
+    for address in [*one_network, *others]:
+        async with counting_widget(runtime, counter, address) as widget:
+            assert (await widget.get(f"/w/{SERVICE}")).status_code == 200
+    assert await counter.push()
+    assert sum((await live_views(runtime.redis)).values()) == 4
+    assert await view_keys(runtime) == 4
+    # 38 more addresses of the network, and 198.51.100.8 again (seen as IPv6 first).
+    assert await refused(runtime, client) == {FLOOD: len(one_network) - 1 + 1}

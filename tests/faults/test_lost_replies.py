@@ -18,12 +18,14 @@ from collector import keys
 from collector.buffer import Outcome, RateLimit, RatingBuffer
 from collector.errors import ServiceUnavailable
 from collector.flusher import Flusher
+from collector.impression_counter import FLOOD, ImpressionCounter
 from collector.messages import EVENT_ENCODER
 from collector.redis_clients import RedisClient, flusher_client, hot_path_client, reply_text
 from collector.rejections import RejectionCounter
 from collector.runtime import Runtime
 from tests.faults.redis_proxy import Command, RedisProxy, succeeded
 from tests.helpers import event, eventually, pending
+from tests.impressions import Clock, live_views
 
 DROPS = 20
 STORED_WITHIN_SECONDS = 5.0
@@ -58,6 +60,15 @@ def submission(command: Command, reply: bytes) -> bool:
     return (
         command[0].upper() == b"EVALSHA"
         and any(word.startswith(nonce_prefix) for word in command)
+        and succeeded(reply)
+    )
+
+
+def view_push(command: Command, reply: bytes) -> bool:
+    """The reply to an impression push's script: the call naming the views hash."""
+    return (
+        command[0].upper() == b"EVALSHA"
+        and keys.IMPRESSIONS.encode() in command
         and succeeded(reply)
     )
 
@@ -191,3 +202,22 @@ async def test_a_lost_refusal_count_reply_counts_once(
     assert await rejections.read(["demo-passport"], days=1) == {"demo-passport": {"honeypot": 1}}
     total = await runtime.redis.hget(keys.REJECTIONS_TOTAL, "honeypot")
     assert total == b"1"
+
+
+async def test_a_lost_view_push_reply_counts_views_and_refusals_once(
+    runtime: Runtime, proxy: RedisProxy, proxied_hot_path: RedisClient
+) -> None:
+    counter = ImpressionCounter(proxied_hot_path, clock=Clock())
+    for client in ("first", "second", "third", "third"):  # the last refused in memory
+        counter.count("demo-passport", client)
+    proxy.drop_next(view_push)
+    assert not await counter.push()  # Redis ran it; the counter cannot know
+    assert proxy.drops == 1
+    counter.count("demo-passport", "fourth")
+    counter.count("demo-passport", "first")  # a repeat: refused by Redis
+    assert await counter.push()  # the lost part again, then the new one
+    assert sum((await live_views(runtime.redis)).values()) == 4
+    totals = await runtime.redis.hgetall(keys.REJECTIONS_TOTAL)
+    assert {reply_text(name): int(value) for name, value in totals.items()} == {FLOOD: 2}
+    assert counter.waiting() == {}
+    assert counter.refused_waiting() == {}
