@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,9 @@ from collector.stream_housekeeping import StreamHousekeeping
 logger = logging.getLogger(__name__)
 
 _TRIM_INTERVAL_SECONDS = 10.0
+_FIRST_BACKOFF_SECONDS = 0.1
 _MAXIMUM_BACKOFF_SECONDS = 5.0
+Pause = Callable[[float], Awaitable[None]]
 
 
 def default_consumer_name() -> str:
@@ -72,7 +74,9 @@ class Flusher:
         block_milliseconds: int = 2000,
         max_deliveries: int = 5,
         claim_idle_milliseconds: int = 60_000,
+        pause: Pause | None = None,
     ) -> None:
+        """pause: how it waits to try again (default: that long, or until stop())."""
         self._redis = redis
         self._writer = BatchWriter(storage, self._wait_for_storage)
         self.consumer = consumer or default_consumer_name()
@@ -88,6 +92,7 @@ class Flusher:
         self._next_claim = 0.0
         self._next_trim = 0.0
         self._stop = asyncio.Event()
+        self._sleep = pause or self._wait_unless_stopped
         self.statistics = FlushStatistics()
 
     async def close(self) -> None:
@@ -100,36 +105,41 @@ class Flusher:
 
     async def run(self) -> None:
         """Flush until stop() is called; survives Redis and storage outages."""
-        backoff = 0.1
+        backoff = _FIRST_BACKOFF_SECONDS
         drained = False
         while not self._stop.is_set():
+            stored_before = self.statistics.stored
             try:
                 if not drained:
                     await self.ensure_group()
                     await self.drain_own_pending()
                     drained = True
-                    backoff = 0.1  # Redis answers again, and what was pending is stored
                 await self.run_once()
-                backoff = 0.1
+                backoff = _FIRST_BACKOFF_SECONDS
+                continue
             except FlusherStopped:
                 break
-            except (RedisError, OSError) as error:
-                # A read whose reply was lost (the server ran it, then exited, or the
-                # connection broke) delivered entries this consumer never saw. They are
-                # in its pending list: read it first, rather than leave them to wait
-                # FLUSH_CLAIM_IDLE_SECONDS for XAUTOCLAIM.
-                drained = False
-                logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
-            except Exception:
-                # Never die silently while citizens are still being thanked: what was
-                # read stays pending, is read again and, if it keeps failing, is
-                # stored row by row and dead-lettered.
-                drained = False
-                logger.exception("flusher: unexpected error, retrying in %.1fs", backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
+            except Exception as error:
+                # The wait doubles while rounds fail without storing a new row (an
+                # error that recurs: in the claim, the trim, the acknowledgement of the
+                # same batch). After a round that stored some (a lost reply, a restart)
+                # it starts again at its first, so the next batch waits no longer.
+                if self.statistics.stored > stored_before:
+                    backoff = _FIRST_BACKOFF_SECONDS
+                if isinstance(error, (RedisError, OSError)):
+                    # A read whose reply was lost (the server ran it, then exited, or
+                    # the connection broke) delivered entries this consumer never saw.
+                    # They are in its pending list: the drain reads it first, rather
+                    # than leave them to wait FLUSH_CLAIM_IDLE_SECONDS for XAUTOCLAIM.
+                    logger.warning("flusher: Redis error, retrying in %.1fs: %s", backoff, error)
+                else:
+                    # Never die silently while citizens are still being thanked: what
+                    # was read stays pending, is read again and, if it keeps failing,
+                    # is stored row by row and dead-lettered.
+                    logger.exception("flusher: unexpected error, retrying in %.1fs", backoff)
+            drained = False
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, _MAXIMUM_BACKOFF_SECONDS)
         logger.info("flusher %s (shard %d) stopped: %s", self.consumer, self.shard, self.statistics)
 
     async def ensure_group(self) -> None:
@@ -167,9 +177,11 @@ class Flusher:
             self._next_claim = now + max(1.0, self._claim_idle / 2000)
         processed = await self.process(await self.read_new(block), redelivered=False)
         if time.monotonic() >= self._next_trim:
+            # Due again in an interval even if it fails: a trim that keeps failing
+            # fails one round in so many, and the rounds between flush as usual.
+            self._next_trim = time.monotonic() + _TRIM_INTERVAL_SECONDS
             await self.housekeeping.trim()
             await self.housekeeping.forget_idle_consumers()
-            self._next_trim = time.monotonic() + _TRIM_INTERVAL_SECONDS
         return processed
 
     async def read_new(self, block: bool = True) -> list[StreamEntry]:
@@ -272,7 +284,7 @@ class Flusher:
         acknowledged = await self._acknowledgement.send(settled, dead, seconds)
         self.statistics.dead_letters += acknowledged.dead_letters
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _wait_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
