@@ -38,7 +38,7 @@ from collector.redis_clients import RedisClient
 # XACK takes the ids in chunks: Lua's unpack() refuses about 8,000 values, and a batch
 # may hold 10,000.
 # Returns {entries acknowledged, stored, duplicates, dead letters added}, by this call.
-_ACKNOWLEDGE = """
+_ACKNOWLEDGE_TEMPLATE = """
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
 local at = 6
 local dead = tonumber(ARGV[at])
@@ -98,7 +98,7 @@ return {acknowledged, stored, duplicates, added}
 _SIZE_BUCKETS = [
     (str(bound), bucket_field("size", bound, BATCH_SIZE_BUCKETS)) for bound in BATCH_SIZE_BUCKETS
 ] + [("math.huge", bucket_field("size", math.inf, BATCH_SIZE_BUCKETS))]
-_ACKNOWLEDGE = _ACKNOWLEDGE.replace(
+_ACKNOWLEDGE = _ACKNOWLEDGE_TEMPLATE.replace(
     "SIZE_BUCKETS", ", ".join(f"{{{bound}, '{field}'}}" for bound, field in _SIZE_BUCKETS)
 )
 
