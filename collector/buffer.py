@@ -16,7 +16,16 @@ import enum
 from dataclasses import dataclass
 from typing import cast
 
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    ClusterError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from collector import keys
 from collector.errors import ServiceUnavailable
@@ -118,7 +127,8 @@ class SubmitResult:
 
 
 class RatingBuffer:
-    """Writes ratings to the stream; raises ServiceUnavailable when Redis does not answer."""
+    """Writes ratings to the stream; raises ServiceUnavailable when Redis does not take
+    them for now, and any other error (a bug) as it is."""
 
     def __init__(
         self,
@@ -194,6 +204,8 @@ class RatingBuffer:
         try:
             reply = await self._batch.call(script_keys, arguments)
         except (RedisError, OSError) as error:
+            if not not_taken_for_now(error):
+                raise  # a bug: spooled, it would fail the same way at every replay
             raise ServiceUnavailable(f"the rating buffer did not answer: {error}") from None
         stored, detail, wait = cast("tuple[int, bytes, int]", reply)  # the script's values
         text = reply_text(detail)
@@ -208,3 +220,18 @@ class RatingBuffer:
 
 
 _NO_LIMITS = [b"0", b"1", b"0", b"1"]
+
+# Redis refusing until it recovers: out of memory, a read-only replica, a cluster
+# failing over, a long script, a failing disk. The script ran nothing.
+_REFUSED_FOR_NOW = (ClusterError, OutOfMemoryError, ReadOnlyError, TryAgainError)
+_REFUSED_FOR_NOW_CODES = ("BUSY ", "MISCONF ", "NOREPLICAS ")
+
+
+def not_taken_for_now(error: Exception) -> bool:
+    """Redis did not take the rating, and may later: unreachable, or refusing for now.
+    Any other error (a script error, an argument redis-py cannot encode) is a bug."""
+    if isinstance(error, (RedisConnectionError, RedisTimeoutError, OSError)):
+        return True
+    if isinstance(error, _REFUSED_FOR_NOW):
+        return True
+    return isinstance(error, ResponseError) and str(error).startswith(_REFUSED_FOR_NOW_CODES)

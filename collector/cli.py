@@ -1,5 +1,5 @@
 """The `collector` command: serve, flush, tenant, service, key, snippet, token,
-dashboard-link, purge, erase."""
+dashboard-link, purge, erase, dead-letters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from collector import __version__, key_commands, privacy_commands, service_commands
+from collector import (
+    __version__,
+    dead_letter_commands,
+    key_commands,
+    privacy_commands,
+    service_commands,
+)
 from collector.auth import PLATFORM_TENANT, ROLES, AnalystTokens
 from collector.cli_options import whole_number
 from collector.data_directory import PRIVATE_UMASK
@@ -60,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     service_commands.add_parsers(commands)
     key_commands.add_parsers(commands)
     privacy_commands.add_parsers(commands)
+    dead_letter_commands.add_parsers(commands)
 
     token = commands.add_parser("token", help="print an analyst token for a tenant")
     token.add_argument("--tenant", default="demo", help="tenant id (default: demo)")
@@ -130,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return key_commands.run(arguments, settings, sys.stdout)
         elif arguments.command in ("purge", "erase"):
             return privacy_commands.run(arguments, settings, sys.stdout)
+        elif arguments.command == "dead-letters":
+            return dead_letter_commands.run(arguments, settings, sys.stdout)
         elif arguments.command == "snippet":
             return _print_snippet(settings, arguments.service, arguments.layout)
         elif arguments.command == "token":

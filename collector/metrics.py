@@ -39,38 +39,16 @@ BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-@dataclass(frozen=True, slots=True)
-class BatchFigures:
-    """One flushed batch: entries read, rows stored, duplicates skipped, dead letters."""
-
-    entries: int
-    stored: int
-    duplicates: int
-    dead_letters: int
-    seconds: float
+def bucket_field(kind: str, value: float, bounds: tuple[float, ...]) -> str:
+    """The flush metrics hash field that counts a batch of this size or duration: the
+    first bucket that holds it only (the renderer sums them into cumulative buckets,
+    so a batch costs one increment whatever the bucket count)."""
+    bound = next((b for b in bounds if value <= b), float("inf"))
+    return f"{kind}_le_{_bucket_label(bound)}"
 
 
 def _bucket_label(bound: float) -> str:
     return f"{bound:g}"
-
-
-def batch_increments(batch: BatchFigures) -> list[tuple[str, str]]:
-    """The hash fields to add the batch to, with their increments as text (a float's
-    has a "."), for the flusher's acknowledgement script (collector/acknowledgement.py)."""
-    # Cumulative buckets are incremented for the first bound that holds the value only;
-    # the renderer sums them, so a batch costs two increments whatever the bucket count.
-    size_bound = next((b for b in BATCH_SIZE_BUCKETS if batch.entries <= b), None)
-    seconds_bound = next((b for b in BATCH_SECONDS_BUCKETS if batch.seconds <= b), None)
-    return [
-        ("batches", "1"),
-        ("entries", str(batch.entries)),
-        ("stored", str(batch.stored)),
-        ("duplicates", str(batch.duplicates)),
-        ("dead_letters", str(batch.dead_letters)),
-        ("seconds_sum", f"{batch.seconds:.9f}"),
-        (f"size_le_{_bucket_label(size_bound or float('inf'))}", "1"),
-        (f"seconds_le_{_bucket_label(seconds_bound or float('inf'))}", "1"),
-    ]
 
 
 def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:

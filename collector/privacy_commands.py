@@ -56,7 +56,7 @@ def run(arguments: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         check_reference(arguments.transaction)
     except BadRequest as error:
         raise CommandError(error.detail) from None
-    return asyncio.run(_erase(_with_redis(settings), arguments, out))
+    return asyncio.run(_erase(with_redis(settings, "erase"), arguments, out))
 
 
 async def _purge(settings: Settings, slug: str | None, dry_run: bool, out: TextIO) -> int:
@@ -102,17 +102,17 @@ async def _services(storage: Storage, slug: str | None) -> list[Service]:
     return chosen
 
 
-def _with_redis(settings: Settings) -> Settings:
+def with_redis(settings: Settings, command: str) -> Settings:
     """REDIS_URL, or the embedded server of the `collector serve` on this data directory:
-    an unflushed rating is in Redis, so an erasure cannot go without it."""
+    an unflushed rating (or a dead letter) is in Redis, so `command` cannot go without."""
     if settings.redis_url:
         return settings
-    from collector.runner import EMBEDDED_URL_FILE  # the server stack, for erase only
+    from collector.runner import EMBEDDED_URL_FILE  # the server stack, only here
 
     url_file = settings.data_dir / EMBEDDED_URL_FILE
     if not url_file.exists():
         raise CommandError(
-            "erase needs Redis: set REDIS_URL, or start `collector serve` on this data "
+            f"{command} needs Redis: set REDIS_URL, or start `collector serve` on this data "
             f"directory first ({url_file} not found)"
         )
     return replace(settings, redis_url=url_file.read_text(encoding="ascii").strip())

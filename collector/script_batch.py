@@ -14,12 +14,15 @@ trip per batch, and a reloaded script goes to every primary.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import DataError, NoScriptError, RedisError
 
 from collector.redis_clients import RedisClient
+
+logger = logging.getLogger(__name__)
 
 # Enough to fill one read of Redis's socket buffer; more waits for the next batch.
 MAXIMUM_BATCH = 256
@@ -35,7 +38,8 @@ class ScriptBatch:
         self._sender: asyncio.Task[None] | None = None
 
     async def call(self, keys: Sequence[str], arguments: Sequence[bytes | int | str]) -> object:
-        """The script's reply; RedisError or OSError when Redis did not answer."""
+        """The script's reply. Raises RedisError or OSError when Redis did not answer
+        or refused; any other exception is a bug, raised to every caller of the batch."""
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._waiting.append((keys, arguments, future))
         if self._sender is None:
@@ -52,15 +56,20 @@ class ScriptBatch:
             self._sender = None
 
     async def _send(self, batch: list[Call]) -> None:
+        replies: list[object]
         try:
             replies = await self._execute(batch)
-        except (RedisError, OSError) as error:
-            replies = [error] * len(batch)
         except Exception as error:
-            # uvloop reports a write to a connection the server closed meanwhile (while
-            # it restarts) as a RuntimeError. Still "Redis did not answer" to every
-            # caller: escaping here, it left their requests waiting for good.
-            replies = [RedisConnectionError(f"the connection failed: {error!r}")] * len(batch)
+            # Every caller gets an answer: escaping here, the error left their requests
+            # waiting for good.
+            unanswered = _redis_failure(error)
+            if unanswered is None:
+                # A bug (DataError: redis-py could not encode an argument, so nothing
+                # was sent). Logged once for the batch; each caller gets it as it is,
+                # not as "Redis down", so that nobody spools or retries what would
+                # fail the same way again.
+                logger.exception("script batch: unexpected error")
+            replies = [unanswered or error] * len(batch)
         for (_, _, future), reply in zip(batch, replies, strict=True):
             if future.done():  # the request was cancelled (its client went away)
                 continue
@@ -89,3 +98,16 @@ class ScriptBatch:
                 # method by name (redis-py#2914), yet routes the command by its keys.
                 pipeline.execute_command("EVALSHA", self._script.sha, len(keys), *keys, *arguments)
             return list(await pipeline.execute(raise_on_error=False))
+
+
+def _redis_failure(error: Exception) -> Exception | None:
+    """The error as Redis not answering, or refusing the batch; None for a bug."""
+    if isinstance(error, RuntimeError) and "handler is closed" in str(error):
+        # uvloop's word for a write to a connection the server closed meanwhile (a
+        # restart reset it): Redis did not answer, as with OSError.
+        return RedisConnectionError(f"the connection failed: {error}")
+    if isinstance(error, OSError) or (
+        isinstance(error, RedisError) and not isinstance(error, DataError)
+    ):
+        return error
+    return None

@@ -46,6 +46,7 @@ SPOOL_DIRECTORY = "spool"  # in the data directory
 # and a 503 page ("not saved, send again") is the honest answer.
 DEFAULT_MAXIMUM_BYTES = 1 << 30
 REPLAY_INTERVAL_SECONDS = 1.0
+_RETRY_AFTER_A_BUG_SECONDS = 60.0
 # Sent together (the submit script's group commit makes them one round trip or so).
 _REPLAY_CHUNK = 256
 
@@ -170,6 +171,7 @@ class RatingSpool:
     async def run(self, buffer: RatingBuffer, redis: RedisClient) -> None:
         """Every second, while anything is spooled and Redis answers, send it to Redis."""
         while not self._stopping.is_set():
+            wait = REPLAY_INTERVAL_SECONDS
             if self.waiting() and await _answers(redis):
                 try:
                     await self.replay(buffer)
@@ -180,8 +182,13 @@ class RatingSpool:
                     logger.debug("spool kept, Redis still does not answer: %s", error.detail)
                 except OSError as error:
                     logger.error("could not replay the spool: %s", error)
+                except Exception:
+                    # A bug, not an outage (collector/buffer.py): keep the file for
+                    # whoever reads the log, and keep replaying, less often.
+                    logger.exception("could not replay the spool; kept, tried again later")
+                    wait = _RETRY_AFTER_A_BUG_SECONDS
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), REPLAY_INTERVAL_SECONDS)
+                await asyncio.wait_for(self._stopping.wait(), wait)
 
     def stop(self) -> None:
         self._stopping.set()

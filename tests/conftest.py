@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -156,7 +157,7 @@ async def flusher(runtime: Runtime) -> AsyncIterator[Flusher]:
     await flusher.close()
 
 
-def make_flusher(runtime: Runtime, consumer: str, **options: int) -> Flusher:
+def make_flusher(runtime: Runtime, consumer: str, **options: Any) -> Flusher:
     """A flusher (of shard 0 unless `shard` says) on the runtime's Redis and storage,
     with short waits for tests."""
     block = options.pop("block_milliseconds", 50)

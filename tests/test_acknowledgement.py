@@ -1,13 +1,14 @@
 """The flusher's acknowledgement script against real Redis: applied twice (its reply was
-lost, or another flusher claimed the batch meanwhile), it counts and dead-letters once."""
+lost), or over entries another flusher acknowledged first (it claimed them meanwhile),
+it counts and dead-letters each entry once: `entries` is the number of entries
+acknowledged, and stored, duplicates, dead letters and vanished entries add up to it."""
 
 from __future__ import annotations
 
 import pytest
 
 from collector import keys
-from collector.acknowledgement import Acknowledged, Acknowledgement, DeadLetter
-from collector.metrics import BatchFigures
+from collector.acknowledgement import Acknowledged, Acknowledgement, DeadLetter, StoredEntries
 from collector.redis_clients import reply_text
 from collector.runtime import Runtime
 from tests.conftest import REDIS_LAYOUTS
@@ -31,7 +32,12 @@ async def figures(runtime: Runtime) -> dict[str, str]:
     return {reply_text(name): reply_text(value) for name, value in values.items()}
 
 
-BATCH = BatchFigures(entries=3, stored=2, duplicates=0, dead_letters=1, seconds=0.01)
+async def counted(runtime: Runtime) -> tuple[int, int, int, int, int]:
+    """batches, entries, stored, duplicates, dead letters, as the metrics hash has them."""
+    values = await figures(runtime)
+    names = ("batches", "entries", "stored", "duplicates", "dead_letters")
+    batches, entries, stored, duplicates, dead = (int(values.get(name, 0)) for name in names)
+    return batches, entries, stored, duplicates, dead
 
 
 async def test_an_acknowledgement_applied_twice_counts_once(runtime: Runtime) -> None:
@@ -39,16 +45,17 @@ async def test_an_acknowledgement_applied_twice_counts_once(runtime: Runtime) ->
     first, second, poison = await read(runtime, "flusher-a")
     acknowledgement = Acknowledgement(runtime.redis, 0, "flusher-a")
     letter = DeadLetter(poison, b"payload", "storage refused it")
+    stored = [StoredEntries([first, second], 2, 0)]
 
-    assert await acknowledgement.send([first, second], [letter], BATCH) == Acknowledged(3, 1)
+    assert await acknowledgement.send(stored, [letter], 0.004) == Acknowledged(3, 2, 0, 1)
     # The same script with the same arguments, as a re-send after a lost reply would run it.
-    assert await acknowledgement.send([first, second], [letter], BATCH) == Acknowledged(0, 0)
+    assert await acknowledgement.send(stored, [letter], 0.004) == Acknowledged(0, 0, 0, 0)
 
     assert await pending(runtime) == 0
     assert len(await dead_letters(runtime)) == 1
-    counted = await figures(runtime)
-    assert (counted["batches"], counted["entries"], counted["stored"]) == ("1", "3", "2")
-    assert counted["dead_letters"] == "1"
+    assert await counted(runtime) == (1, 3, 2, 0, 1)
+    histograms = await figures(runtime)
+    assert (histograms["size_le_10"], histograms["seconds_le_0.005"]) == ("1", "1")
 
 
 async def test_an_entry_another_flusher_acknowledged_is_not_dead_lettered_again(
@@ -59,13 +66,43 @@ async def test_an_entry_another_flusher_acknowledged_is_not_dead_lettered_again(
     letter = DeadLetter(poison, b"payload", "storage refused it")
     # Another flusher claimed the poison entry, dead-lettered it and acknowledged it.
     claimer = Acknowledgement(runtime.redis, 0, "flusher-b")
-    alone = BatchFigures(entries=1, stored=0, duplicates=0, dead_letters=1, seconds=0.01)
-    assert await claimer.send([], [letter], alone) == Acknowledged(1, 1)
+    assert await claimer.send([], [letter], 0.01) == Acknowledged(1, 0, 0, 1)
 
     late = Acknowledgement(runtime.redis, 0, "flusher-a")
-    batch = BatchFigures(entries=2, stored=1, duplicates=0, dead_letters=1, seconds=0.01)
-    assert await late.send([kept], [letter], batch) == Acknowledged(1, 0)
+    assert await late.send([StoredEntries([kept], 1, 0)], [letter], 0.01) == Acknowledged(1, 1)
 
     assert len(await dead_letters(runtime)) == 1
-    counted = await figures(runtime)
-    assert (counted["batches"], counted["dead_letters"]) == ("2", "1")
+    # Two entries: one stored, one dead letter, in two batches.
+    assert await counted(runtime) == (2, 2, 1, 0, 1)
+
+
+async def test_a_batch_overlapping_a_claimed_one_counts_only_its_own_entries(
+    runtime: Runtime,
+) -> None:
+    await add(runtime, event(), event(), event(), event())
+    first, claimed, third, gone = await read(runtime, "flusher-a")
+    # flusher-b claimed one entry while flusher-a was slow, found it stored already
+    # (flusher-a's transaction had committed) and acknowledged it first.
+    claimer = Acknowledgement(runtime.redis, 0, "flusher-b")
+    assert await claimer.send([StoredEntries([claimed], 0, 1)], [], 0.01) == Acknowledged(1, 0, 1)
+    # flusher-a stored three new rows; the fourth entry had been deleted from the stream.
+    slow = Acknowledgement(runtime.redis, 0, "flusher-a")
+    batch = [StoredEntries([first, claimed, third], 3, 0), StoredEntries([gone], 0, 0)]
+    assert await slow.send(batch, [], 0.01) == Acknowledged(3, 2, 0, 0)
+
+    assert await pending(runtime) == 0
+    # Four entries, each counted once: 2 stored + 1 duplicate + 1 vanished.
+    assert await counted(runtime) == (2, 4, 2, 1, 0)
+    assert await slow.send(batch, [], 0.01) == Acknowledged(0)
+    assert await counted(runtime) == (2, 4, 2, 1, 0)
+
+
+async def test_groups_of_more_ids_than_lua_unpacks_at_once(runtime: Runtime) -> None:
+    await add(runtime, *(event() for _ in range(2600)))
+    ids = await read(runtime, "flusher-a")
+    acknowledgement = Acknowledgement(runtime.redis, 0, "flusher-a")
+    groups = [StoredEntries(ids[:1999], 1990, 9), StoredEntries(ids[1999:], 600, 1)]
+    assert await acknowledgement.send(groups, [], 0.3) == Acknowledged(2600, 2590, 10)
+    assert await pending(runtime) == 0
+    assert await counted(runtime) == (1, 2600, 2590, 10, 0)
+    assert (await figures(runtime))["size_le_5000"] == "1"

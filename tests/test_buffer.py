@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 import msgspec
 import pytest
+from redis.exceptions import ResponseError
 
 from collector import keys
 from collector.buffer import Outcome, RateLimit, RatingBuffer
+from collector.embedded_redis import EmbeddedRedis
 from collector.errors import ServiceUnavailable
 from collector.ids import new_rating_id
 from collector.messages import EVENT_DECODER, RatingEvent
@@ -226,11 +228,26 @@ async def test_unreachable_redis_raises_service_unavailable() -> None:
     await client.aclose()
 
 
+async def test_redis_out_of_memory_is_service_unavailable(private_redis: EmbeddedRedis) -> None:
+    """Refused for now, not for good: the spool or the "not saved" page, not a 500."""
+    client = hot_path_client(private_redis.url)
+    try:
+        await client.config_set("maxmemory", "1")
+        with pytest.raises(ServiceUnavailable, match="maxmemory"):
+            await limited_buffer(client).submit(event(), "n", client_hash=CLIENT)
+        await client.config_set("maxmemory", "0")
+        accepted = await limited_buffer(client).submit(event(), "n", client_hash=CLIENT)
+        assert accepted.outcome is Outcome.ACCEPTED
+    finally:
+        await client.aclose()
+
+
 async def test_failed_xadd_does_not_use_up_the_form(
     buffer: RatingBuffer, runtime: Runtime, zero: Callable[[str], str]
 ) -> None:
     await runtime.redis.set(keys.STREAM, "not a stream")  # XADD now fails with WRONGTYPE
-    with pytest.raises(ServiceUnavailable, match="WRONGTYPE"):
+    # A fault that would recur, not an outage: raised as it is (no spool, no "not saved").
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
         await buffer.submit(event(), zero("n"), client_hash=CLIENT)
     assert not await runtime.redis.exists(keys.form_nonce("demo-passport", zero("n")))
     await runtime.redis.delete(keys.STREAM)

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from collector import keys
+from collector.batch_writer import to_stored
 from collector.buffer import Outcome
-from collector.flusher import Flusher, to_stored
+from collector.flusher import Flusher
 from collector.messages import EVENT_DECODER
 from collector.runtime import Runtime
 from collector.storage.sqlite import sqlite_path
@@ -141,7 +142,7 @@ async def test_trim_keeps_every_unacknowledged_entry(runtime: Runtime, flusher: 
     await add(runtime, *(event(3) for _ in range(50)))
     await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "busy", {keys.STREAM: ">"}, count=50)
     await add(runtime, *(event(2) for _ in range(10)))
-    await flusher.trim()
+    await flusher.housekeeping.trim()
     remaining = await stream_entries(runtime.redis, keys.STREAM)
     assert len(remaining) >= 60
     assert len(remaining) < 360  # acknowledged entries were dropped
@@ -186,11 +187,11 @@ async def test_consumers_gone_for_a_day_are_forgotten(runtime: Runtime, flusher:
     await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "holds-one", {keys.STREAM: ">"})
     await runtime.redis.xreadgroup(keys.FLUSHER_GROUP, "gone", {keys.STREAM: ">"})
     await flusher.read_new(block=False)  # registers the flusher itself
-    assert await flusher.forget_idle_consumers(idle_milliseconds=3_600_000) == 0
+    assert await flusher.housekeeping.forget_idle_consumers(idle_milliseconds=3_600_000) == 0
     await asyncio.sleep(0.02)
     # With a 10 ms threshold: "gone" (nothing pending) goes; the one holding an entry
     # and the flusher itself stay.
-    assert await flusher.forget_idle_consumers(idle_milliseconds=10) == 1
+    assert await flusher.housekeeping.forget_idle_consumers(idle_milliseconds=10) == 1
     names = {
         consumer["name"]
         for consumer in await runtime.redis.xinfo_consumers(keys.STREAM, keys.FLUSHER_GROUP)

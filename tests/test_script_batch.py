@@ -4,16 +4,20 @@ caller with its own reply."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
+import uvloop
 from redis.asyncio import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
-from collector.redis_clients import hot_path_client
+from collector.redis_clients import RedisClient, hot_path_client
 from collector.runtime import Runtime
 from collector.script_batch import MAXIMUM_BATCH, ScriptBatch
+from tests.faults.redis_proxy import RedisProxy
+from tests.helpers import eventually
 
 # Returns its argument, and counts how often it ran.
 ECHO = "redis.call('INCR', KEYS[1]); return ARGV[1]"
@@ -75,6 +79,63 @@ async def test_redis_down_fails_every_waiting_call() -> None:
         assert all(isinstance(result, RedisConnectionError | OSError) for result in results)
     finally:
         await redis.aclose()
+
+
+async def test_a_bug_reaches_every_waiting_caller_as_it_is_and_is_logged_once(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An argument redis-py cannot encode is no "Redis down": each caller gets it."""
+    batch = ScriptBatch(runtime.redis, ECHO)
+    unencodable: Any = object()  # redis-py encodes bytes, str, int and float only
+    with caplog.at_level(logging.ERROR, logger="collector.script_batch"):
+        results = await asyncio.gather(
+            batch.call(["calls"], ["before"]),
+            batch.call(["calls"], [unencodable]),
+            batch.call(["calls"], ["after"]),
+            return_exceptions=True,
+        )
+    assert all(isinstance(result, DataError) for result in results)
+    logged = [record for record in caplog.records if record.name == "collector.script_batch"]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert logged[0].exc_info[1] is results[0]
+    assert await runtime.redis.get("calls") is None  # nothing was sent
+
+
+def test_a_connection_the_server_reset_is_a_connection_error_under_uvloop(
+    redis_url: str,
+) -> None:
+    """uvloop raises RuntimeError on a write to a transport the peer reset (the
+    serving processes run on uvloop); every caller gets a Redis connection error."""
+
+    async def reset_then_call() -> list[BaseException | object]:
+        proxy = RedisProxy(redis_url)
+        await proxy.start()
+        redis = hot_path_client(proxy.url)
+        try:
+            batch = ScriptBatch(redis, ECHO)
+            assert await batch.call(["reset"], ["a"]) == b"a"  # one idle pooled connection
+            proxy.reset_connections()
+            await eventually(lambda: idle_connections_closed(redis))
+            return await asyncio.gather(
+                *(batch.call(["reset"], [str(n)]) for n in range(3)), return_exceptions=True
+            )
+        finally:
+            await redis.aclose()
+            await proxy.close()
+
+    results = uvloop.run(reset_then_call())
+    assert all(isinstance(result, RedisConnectionError) for result in results), results
+    assert "handler is closed" in str(results[0])
+
+
+async def idle_connections_closed(redis: RedisClient) -> bool:
+    """The pool's idle connections have seen their transport closed (the reset)."""
+    idle = redis.connection_pool._available_connections  # type: ignore[union-attr]
+    return bool(idle) and all(
+        connection._writer is not None and connection._writer.transport.is_closing()
+        for connection in idle
+    )
 
 
 async def test_a_cancelled_caller_does_not_break_the_batch(runtime: Runtime) -> None:

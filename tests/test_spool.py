@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
+import logging
 import os
 import struct
 import zlib
@@ -19,7 +21,7 @@ from collector.messages import EVENT_DECODER
 from collector.redis_clients import hot_path_client
 from collector.runtime import Runtime
 from collector.spool import RatingSpool, SpoolFull
-from tests.helpers import event, stream_entries
+from tests.helpers import event, eventually, stream_entries
 
 
 def spool_files(directory: Path) -> list[str]:
@@ -101,6 +103,34 @@ async def test_nothing_is_lost_while_redis_stays_down(
         assert spool_files(tmp_path / "spool") == []
     finally:
         await client.aclose()
+
+
+async def test_a_replay_that_hits_a_bug_keeps_the_file_and_keeps_replaying(
+    runtime: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The submit script fails on a wrong-typed stream key, as it would at every try:
+    logged, the file kept, the loop still running; once fixed, the rating arrives."""
+    spool = RatingSpool(tmp_path / "spool")
+    rating = event()
+    await spool.append(rating, "nonce-bug", 0)
+    await runtime.redis.set(keys.STREAM, "not a stream")
+    with caplog.at_level(logging.ERROR, logger="collector.spool"):
+        replaying = asyncio.create_task(spool.run(runtime.buffer, runtime.redis))
+
+        async def logged() -> bool:
+            return any(
+                record.name == "collector.spool" and record.levelno == logging.ERROR
+                for record in caplog.records
+            )
+
+        await eventually(logged)
+        assert not replaying.done()
+        assert spool.waiting()
+        spool.stop()
+        await asyncio.wait_for(replaying, 5)
+    await runtime.redis.delete(keys.STREAM)
+    assert await spool.replay(runtime.buffer) == 1
+    assert await stored_ids(runtime) == [rating.id]
 
 
 async def test_a_live_writers_file_is_left_to_it(runtime: Runtime, tmp_path: Path) -> None:

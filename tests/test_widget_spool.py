@@ -125,3 +125,24 @@ async def test_a_spooled_comment_is_redacted_on_disk(
     spooled = b"".join(path.read_bytes() for path in spooling.spool.directory.iterdir())
     assert b"call me: [phone]" in spooled
     assert b"123456" not in spooled
+
+
+async def test_a_submission_that_hits_a_bug_is_neither_thanked_nor_spooled(
+    citizen: httpx.AsyncClient, spooling: Runtime
+) -> None:
+    """A fault that would recur at every replay (the service's rate key holds the wrong
+    type, so the submit script fails) is no outage: the generic error page, nothing
+    spooled, nothing in the stream, and the form's nonce not used up."""
+    assert spooling.spool is not None
+    broken = keys.service_rate("demo-passport")
+    await spooling.redis.hset(broken, "not", "a number")
+    fields = {"token": await fresh_token(citizen), "rating": "4"}
+    response = await post_rating(citizen, fields)
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    assert "location" not in response.headers
+    assert not spooling.spool.waiting()
+    assert await in_stream(spooling) == []
+    await spooling.redis.delete(broken)  # the fault fixed, the same form is taken
+    assert (await post_rating(citizen, fields)).status_code == 303
+    assert len(await in_stream(spooling)) == 1

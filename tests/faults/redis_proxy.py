@@ -1,4 +1,5 @@
-"""A TCP proxy between a Redis client and a real server that loses one chosen reply.
+"""A TCP proxy between a Redis client and a real server that loses one chosen reply
+(or resets every connection at once).
 
 It reads the commands the client sends and the replies the server sends back (RESP2 and
 RESP3), and pairs them in order: a connection's replies, pipelined or not, come in the
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections import deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -102,6 +105,16 @@ class RedisProxy:
         """Lose the next reply the rule picks (on any connection), once."""
         self.dropped.clear()
         self._rule = rule
+
+    def reset_connections(self) -> None:
+        """Reset every connection (RST, not FIN): the client's socket is closed under
+        it, with no end of stream for a pool's check of an idle connection to see."""
+        linger_at_once = struct.pack("ii", 1, 0)
+        for writer in list(self._writers):
+            writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, linger_at_once
+            )
+            writer.transport.abort()
 
     async def close(self) -> None:
         if self._server is not None:

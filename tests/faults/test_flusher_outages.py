@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
 
 from collector import keys
 from collector.flusher import Flusher
@@ -25,7 +30,7 @@ def locked_storage(runtime: Runtime) -> tuple[SqliteStorage, sqlite3.Connection]
     return SqliteStorage(path, busy_timeout_milliseconds=50), blocker
 
 
-def flusher_on(runtime: Runtime, storage: SqliteStorage, consumer: str, **options: int) -> Flusher:
+def flusher_on(runtime: Runtime, storage: SqliteStorage, consumer: str, **options: Any) -> Flusher:
     return Flusher(
         flusher_client(runtime.settings.redis_url, 50),
         storage,
@@ -166,3 +171,86 @@ async def test_an_unopenable_database_is_retried_then_flushed(
     assert await replacement.drain_own_pending() == 1
     await replacement.close()
     assert await rows(runtime) == 1
+
+
+async def restricted_url(runtime: Runtime, user: str, denied: str) -> str:
+    """The URL of a new Redis user who may run every command but `denied` (an ACL left
+    too tight)."""
+    password = "a-password-for-this-test"
+    await runtime.redis.acl_setuser(
+        user,
+        enabled=True,
+        reset=True,
+        passwords=[f"+{password}"],
+        categories=["+@all"],
+        commands=[f"-{denied}"],
+        keys=["*"],
+    )
+    address = urlsplit(runtime.settings.redis_url)
+    netloc = f"{user}:{password}@{address.hostname}:{address.port}"
+    return address._replace(netloc=netloc).geturl()
+
+
+async def test_an_error_recurring_in_every_round_backs_off(runtime: Runtime) -> None:
+    """Redis refuses XAUTOCLAIM to the flusher's user: the drain of its own pending
+    entries works, the claim fails again in every round. The waits between rounds
+    double up to 5 s, rather than staying at 0.1 s."""
+    user = "flusher-without-claim"
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:  # records each wait instead of waiting
+        waits.append(seconds)
+        if len(waits) == 8:
+            flusher.stop()
+
+    url = await restricted_url(runtime, user, "xautoclaim")
+    flusher = Flusher(
+        flusher_client(url, 50),
+        runtime.storage,
+        consumer="without-claim",
+        block_milliseconds=50,
+        pause=pause,
+    )
+    try:
+        await asyncio.wait_for(flusher.run(), 30)
+    finally:
+        await flusher.close()
+        await runtime.redis.acl_deluser(user)
+    assert waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
+
+
+async def test_a_trim_that_keeps_failing_fails_one_round_in_many(runtime: Runtime) -> None:
+    """Redis refuses XTRIM: the first round stores its batch, then fails in the trim.
+    The trim is due again only an interval later, so the rounds between flush."""
+    user = "flusher-without-trim"
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:  # records each wait instead of waiting
+        waits.append(seconds)
+
+    url = await restricted_url(runtime, user, "xtrim")
+    flusher = Flusher(
+        flusher_client(url, 50),
+        runtime.storage,
+        consumer="without-trim",
+        block_milliseconds=50,
+        pause=pause,
+    )
+    await flusher.ensure_group()
+    await add(runtime, event(5))
+    running = asyncio.create_task(flusher.run())
+    try:
+        await eventually(partial(rows_are, runtime, 1))
+        for stored in (2, 3, 4):
+            await add(runtime, event())
+            await eventually(partial(rows_are, runtime, stored))
+    finally:
+        flusher.stop()
+        await asyncio.wait_for(running, 30)
+        await flusher.close()
+        await runtime.redis.acl_deluser(user)
+    assert waits == [0.1]  # one failed round, then none
+
+
+async def rows_are(runtime: Runtime, expected: int) -> bool:
+    return await rows(runtime) == expected
